@@ -1,0 +1,212 @@
+"""Plots every chapter needs, in one consistent style. Each function returns its figure.
+
+>>> import numpy as np
+>>> fig = image_grid(np.zeros((4, 8, 8)), labels=["a", "b", "c", "d"])
+>>> len(fig.axes)
+4
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib
+
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+STYLE: dict[str, Any] = {
+    "figure.figsize": (6.4, 4.0),
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 12,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 10,
+    "legend.frameon": False,
+    "image.cmap": "viridis",
+}
+"""The book's Matplotlib settings; :func:`dlbook.setup` applies them."""
+
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"]
+
+
+def use_style() -> None:
+    """Apply the book's plot style to Matplotlib (idempotent)."""
+    plt.rcParams.update(STYLE)
+    plt.rcParams["axes.prop_cycle"] = matplotlib.cycler(color=PALETTE)
+
+
+def _history_dict(history: Any) -> Mapping[str, Sequence[float]]:
+    values = getattr(history, "history", history)
+    if not isinstance(values, Mapping) or not values:
+        raise TypeError(
+            "history must be what model.fit returns (a keras History) or a non-empty dict of "
+            f"metric name -> list of per-epoch values, got {type(history).__name__}"
+        )
+    return values
+
+
+def history(history: Any, *, metrics: Sequence[str] | None = None, title: str = "Training history"):
+    """Plot per-epoch training and validation curves, one panel per metric.
+
+    ``history`` is the object ``model.fit`` returns, or its ``.history`` dict. Validation curves
+    (``val_<metric>``) are drawn beside their training curve.
+
+    >>> fig = history({"loss": [1.0, 0.5], "val_loss": [1.1, 0.7]})
+    >>> fig.axes[0].get_ylabel()
+    'loss'
+    """
+    values = _history_dict(history)
+    names = list(metrics) if metrics else [k for k in values if not k.startswith("val_")]
+    unknown = [m for m in names if m not in values]
+    if unknown:
+        raise KeyError(f"metrics {unknown} not in history; it has {sorted(values)}")
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.4), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        epochs = np.arange(1, len(values[name]) + 1)
+        ax.plot(epochs, values[name], marker="o", ms=3, label="train")
+        if f"val_{name}" in values:
+            ax.plot(epochs, values[f"val_{name}"], marker="o", ms=3, label="validation")
+        ax.set(xlabel="epoch", ylabel=name, title=name.replace("_", " "))
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def image_grid(
+    images: np.ndarray,
+    labels: Sequence[Any] | None = None,
+    *,
+    ncols: int = 8,
+    cmap: str = "gray_r",
+    title: str | None = None,
+    size: float = 1.1,
+):
+    """Show images in a grid, optionally with a caption under each.
+
+    ``images`` has shape ``(n, height, width)`` or ``(n, height, width, channels)``.
+    """
+    images = np.asarray(images)
+    if images.ndim not in (3, 4) or len(images) == 0:
+        raise ValueError(
+            f"images must be a non-empty array of shape (n, h, w) or (n, h, w, c), got {images.shape}"
+        )
+    if labels is not None and len(labels) != len(images):
+        raise ValueError(f"got {len(images)} images but {len(labels)} labels")
+    n = len(images)
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + 0.25) * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            fig.delaxes(ax)
+            continue
+        image = images[i][..., 0] if images.ndim == 4 and images.shape[-1] == 1 else images[i]
+        ax.imshow(image, cmap=cmap if image.ndim == 2 else None)
+        if labels is not None:
+            ax.set_title(str(labels[i]), fontsize=8, fontweight="normal")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(
+    y_true: Sequence[int],
+    y_pred: Sequence[int],
+    class_names: Sequence[str] | None = None,
+    *,
+    normalize: bool = True,
+    title: str = "Confusion matrix",
+):
+    """Plot a confusion matrix; rows are true classes, columns predictions.
+
+    With ``normalize`` each row shows the share of its class (recall on the diagonal).
+
+    >>> fig = confusion_matrix([0, 1, 1], [0, 1, 0], ["cat", "dog"])
+    >>> fig.axes[0].get_xlabel()
+    'predicted class'
+    """
+    from sklearn.metrics import confusion_matrix as sk_confusion
+
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1:
+        raise ValueError(
+            f"y_true and y_pred must be 1-D and the same length (class indices), got "
+            f"{y_true.shape} and {y_pred.shape}; for probabilities pass y_prob.argmax(axis=1)"
+        )
+    n_classes = len(class_names) if class_names is not None else int(max(y_true.max(), y_pred.max())) + 1
+    names = list(class_names) if class_names is not None else [str(i) for i in range(n_classes)]
+    matrix = sk_confusion(y_true, y_pred, labels=np.arange(n_classes))
+    shown = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1) if normalize else matrix
+    side = max(3.5, 0.45 * n_classes + 1.5)
+    fig, ax = plt.subplots(figsize=(side + 0.8, side))
+    im = ax.imshow(shown, cmap="Blues", vmin=0, vmax=1 if normalize else None)
+    ax.grid(False)
+    ax.set_xticks(range(n_classes), names, rotation=45 if max(map(len, names)) > 2 else 0, ha="right" if max(map(len, names)) > 2 else "center")
+    ax.set_yticks(range(n_classes), names)
+    ax.set(xlabel="predicted class", ylabel="true class", title=title)
+    for i in range(n_classes):
+        for j in range(n_classes):
+            if matrix[i, j]:
+                text = f"{shown[i, j]:.2f}" if normalize else str(matrix[i, j])
+                ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                        color="white" if shown[i, j] > 0.5 * shown.max() else "black")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="share of true class" if normalize else "count")
+    fig.tight_layout()
+    return fig
+
+
+def network_diagram(
+    layer_sizes: Sequence[int],
+    *,
+    layer_names: Sequence[str] | None = None,
+    max_units: int = 8,
+    title: str = "A fully connected network",
+):
+    """Draw a fully connected network: one column of units per layer, every unit of a layer
+    connected to every unit of the next. Layers wider than ``max_units`` show their first and
+    last units with an ellipsis and the true width underneath.
+
+    >>> fig = network_diagram([784, 128, 10], layer_names=["pixels", "hidden", "classes"])
+    >>> fig.axes[0].get_title()
+    'A fully connected network'
+    """
+    sizes = list(layer_sizes)
+    if len(sizes) < 2 or any(not isinstance(n, (int, np.integer)) or n < 1 for n in sizes):
+        raise ValueError(f"layer_sizes must be at least two positive ints, got {layer_sizes!r}")
+    names = list(layer_names) if layer_names is not None else [f"layer {i}" for i in range(len(sizes))]
+    if len(names) != len(sizes):
+        raise ValueError(f"{len(sizes)} layers but {len(names)} layer names")
+    fig, ax = plt.subplots(figsize=(1.9 * len(sizes) + 1, 4.2))
+    positions = []
+    for i, n in enumerate(sizes):
+        shown = n if n <= max_units else max_units
+        ys = np.linspace(0.9, 0.1, shown) if shown > 1 else np.array([0.5])
+        positions.append(ys)
+        color = PALETTE[0] if i == 0 else PALETTE[1] if i == len(sizes) - 1 else PALETTE[2]
+        for j, y in enumerate(ys):
+            if n > max_units and j == shown // 2:
+                ax.text(i, y, "⋮", ha="center", va="center", fontsize=14)
+                continue
+            ax.add_patch(plt.Circle((i, y), 0.035, color=color, zorder=3))
+        ax.text(i, -0.02, f"{names[i]}\n{n:,} units", ha="center", va="top", fontsize=9)
+    for i in range(len(sizes) - 1):
+        for y0 in positions[i]:
+            for y1 in positions[i + 1]:
+                ax.plot([i, i + 1], [y0, y1], color="0.6", lw=0.4, zorder=1)
+    ax.set_xlim(-0.5, len(sizes) - 0.5)
+    ax.set_ylim(-0.2, 1.0)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig

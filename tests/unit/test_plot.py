@@ -1,0 +1,88 @@
+import matplotlib
+
+matplotlib.use("agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from dlbook import plot  # noqa: E402
+
+
+def test_history_draws_a_panel_per_metric_with_validation_curves():
+    fig = plot.history({"loss": [1, 0.5, 0.3], "val_loss": [1.1, 0.7, 0.6], "accuracy": [0.5, 0.7, 0.8]})
+    assert len(fig.axes) == 2
+    loss_ax = fig.axes[0]
+    assert [line.get_label() for line in loss_ax.get_lines()] == ["train", "validation"]
+    assert loss_ax.get_xlabel() == "epoch" and loss_ax.get_title()
+
+
+def test_history_accepts_a_keras_history_object():
+    class History:
+        history = {"loss": [1.0, 0.9]}
+
+    assert len(plot.history(History()).axes) == 1
+
+
+@pytest.mark.parametrize("bad", [None, {}, [1, 2]])
+def test_history_rejects_what_fit_does_not_return(bad):
+    with pytest.raises(TypeError, match="model.fit"):
+        plot.history(bad)
+
+
+def test_history_unknown_metric_names_the_known_ones():
+    with pytest.raises(KeyError, match="has \\['loss'\\]"):
+        plot.history({"loss": [1.0]}, metrics=["acc"])
+
+
+def test_image_grid_lays_out_images_with_captions():
+    fig = plot.image_grid(np.random.rand(10, 8, 8), labels=list("abcdefghij"), ncols=4)
+    assert len(fig.axes) == 10
+    assert fig.axes[3].get_title() == "d"
+
+
+def test_image_grid_accepts_channels_last():
+    assert len(plot.image_grid(np.random.rand(2, 8, 8, 1)).axes) == 2
+    assert len(plot.image_grid(np.random.rand(2, 8, 8, 3)).axes) == 2
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (0, 8, 8), (2, 2, 2, 2, 2)])
+def test_image_grid_rejects_bad_shapes(shape):
+    with pytest.raises(ValueError, match="shape"):
+        plot.image_grid(np.zeros(shape))
+
+
+def test_image_grid_rejects_mismatched_labels():
+    with pytest.raises(ValueError, match="3 images but 2 labels"):
+        plot.image_grid(np.zeros((3, 4, 4)), labels=["a", "b"])
+
+
+def test_confusion_matrix_rows_are_true_classes():
+    fig = plot.confusion_matrix([0, 0, 1, 1], [0, 1, 1, 1], ["a", "b"], normalize=False)
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "true class" and ax.get_xlabel() == "predicted class"
+    texts = {t.get_text() for t in ax.texts}
+    assert texts == {"1", "2"}
+
+
+def test_confusion_matrix_rejects_probabilities():
+    with pytest.raises(ValueError, match="argmax"):
+        plot.confusion_matrix([0, 1], np.array([[0.9, 0.1], [0.2, 0.8]]))
+
+
+def test_network_diagram_shows_every_layer():
+    fig = plot.network_diagram([784, 16, 10], layer_names=["in", "hidden", "out"])
+    labels = [t.get_text() for t in fig.axes[0].texts]
+    assert any("784 units" in t for t in labels) and any("hidden" in t for t in labels)
+
+
+@pytest.mark.parametrize("sizes", [[3], [3, 0], [3, 2.5]])
+def test_network_diagram_rejects_bad_layer_sizes(sizes):
+    with pytest.raises(ValueError, match="positive ints"):
+        plot.network_diagram(sizes)
+
+
+def test_use_style_sets_the_book_style():
+    import matplotlib.pyplot as plt
+
+    plot.use_style()
+    assert plt.rcParams["axes.spines.top"] is False

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install the Debian packages the tests need, only those missing:
+#   dataset-fashion-mnist  the Fashion-MNIST data (dlbook.data, chapters)
+#   chromium               the real browser the site tests drive (Playwright; never downloaded)
+set -euo pipefail
+need=()
+[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ ${#need[@]} -eq 0 ] && exit 0
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "error: the tests need these Debian packages: ${need[*]}; this system has no apt-get." >&2
+  echo "       Install the equivalents by hand (Chromium at /usr/bin/chromium) or run in Debian." >&2
+  exit 1
+fi
+if [ "$(id -u)" -eq 0 ]; then
+  sudo=()
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+  sudo=(sudo)
+else
+  echo "error: the tests need these Debian packages: ${need[*]}" >&2
+  echo "       install them once with: sudo apt-get install ${need[*]}" >&2
+  exit 1
+fi
+echo "installing Debian packages: ${need[*]}"
+"${sudo[@]}" apt-get update -q >/dev/null
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q "${need[@]}" >/dev/null
