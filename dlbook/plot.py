@@ -12,8 +12,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import matplotlib
-
-
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
