@@ -50,8 +50,15 @@ def cmd_execute(args: argparse.Namespace) -> int:
         return 2
     if args.stale_only:
         paths = [p for p in paths if ch.stale_reasons(ch.read(p))]
+    from nbclient.exceptions import CellExecutionError
+
     for path in paths:
-        meta = execute(path, time_test=not args.no_test_timing, timeout=args.timeout)
+        try:
+            meta = execute(path, time_test=not args.no_test_timing, timeout=args.timeout)
+        except CellExecutionError as why:
+            print(f"error: {path.relative_to(root)} failed; its stored outputs are unchanged.\n{why}",
+                  file=sys.stderr)
+            return 1
         times = ", ".join(f"{k} {v:.0f} s" for k, v in meta["runtime_s"].items())
         print(f"stored {path.relative_to(root)} ({times})")
     return 0
