@@ -56,7 +56,26 @@ def write_report(app: Sphinx) -> None:
         page.write_text(text)
 
 
+def drop_duplicate_scripts(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    """Sphinx 7.4 writes inline scripts added after the builder starts twice into every page
+    (sphinx-doc/sphinx#13402): sphinx-thebe's ``const THEBE_JS_URL`` then throws "Identifier
+    has already been declared" in the browser. Keep the first copy of each script."""
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen, unique = set(), []
+    for script in scripts:
+        attributes = getattr(script, "attributes", {}) or {}
+        key = (getattr(script, "filename", script) or "", getattr(script, "priority", None),
+               tuple(sorted((k, str(v)) for k, v in attributes.items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    scripts[:] = unique
+
+
 def setup(app: Sphinx) -> dict:
     app.connect("config-inited", stage_mathjax)
+    app.connect("html-page-context", drop_duplicate_scripts)
     app.connect("builder-inited", write_report)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}

@@ -1,0 +1,255 @@
+"""The built site, tested in real headless Chromium (Playwright driving Debian's chromium).
+
+The book is built once per session with warnings as errors (see conftest.py), served on
+127.0.0.1, and every request to any other host is aborted and reported as a failure: a reader
+offline must get every page, plot, formula, search result and download.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+ARTICLE_HEADING = "article h1"
+SIDEBAR_LINKS = "nav.bd-docs-nav a.reference"
+COLAB_PREFIX = "https://colab.research.google.com/github/"
+LINKCHECKER_CONFIG = Path(__file__).with_name("linkcheckerrc")
+
+# The article's title without the "#" permalink: "1.1. Your first deep network".
+HEADING_TEXT = """() => {
+  const h1 = document.querySelector("article h1");
+  if (!h1) return null;
+  const copy = h1.cloneNode(true);
+  copy.querySelectorAll(".headerlink").forEach(e => e.remove());
+  return copy.textContent.replace(/\\s+/g, " ").trim();
+}"""
+
+# Waits (10 s at most) for every image, lazy ones too, then reports what each one got.
+IMAGES = """async () => {
+  const imgs = Array.from(document.images);
+  imgs.forEach(img => { img.loading = "eager"; });
+  await Promise.all(imgs.map(img => img.complete ? null : new Promise(done => {
+    img.addEventListener("load", done); img.addEventListener("error", done);
+    setTimeout(done, 10000);
+  })));
+  return imgs.map(img => ({
+    src: img.currentSrc || img.src, width: img.naturalWidth, complete: img.complete,
+    output: img.closest(".cell_output") !== null,
+  }));
+}"""
+
+# What a reader sees of the maths once MathJax has run.
+MATH_STATE = """() => {
+  const maths = Array.from(document.querySelectorAll("article .math"));
+  const prose = document.querySelector("article").cloneNode(true);
+  prose.querySelectorAll("pre, code, .cell_output, .highlight, mjx-container").forEach(e => e.remove());
+  return {
+    formulas: maths.length,
+    rendered: maths.filter(m => {
+      const out = m.querySelector("mjx-container");
+      return out !== null && out.getBoundingClientRect().width > 0;
+    }).length,
+    errors: Array.from(document.querySelectorAll("mjx-merror")).map(e => e.textContent),
+    raw: maths.filter(m => !m.querySelector("mjx-container")).map(m => m.textContent.trim()),
+    prose: prose.textContent,
+  };
+}"""
+MATH_CLASS = re.compile(r'class="math[ "]')  # what MyST writes around $...$ and $$...$$
+RAW_TEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$|\\begin\{|\\frac\{")
+
+
+def _bare(url: str) -> str:
+    """A URL without its query and fragment."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def _open(page, url: str, wait_until: str = "load"):
+    response = page.goto(url, wait_until=wait_until)
+    assert response is not None and response.ok, f"{url} answered {response and response.status}"
+    return response
+
+
+def _open_home(page, server: str) -> None:
+    """Open index.html and follow its redirect to the book's root page, scripts and all."""
+    _open(page, server + "index.html")
+    page.wait_for_url(lambda url: _bare(url) != server + "index.html", wait_until="load")
+    page.locator(ARTICLE_HEADING).first.wait_for()
+
+
+def _fail_on(problems: dict[str, list[str]], title: str) -> None:
+    """Fail with one readable report of every page's problems, if any page has one."""
+    report = "\n".join(f"{where}:\n  " + "\n  ".join(what) for where, what in problems.items() if what)
+    if report:
+        pytest.fail(f"{title}:\n{report}", pytrace=False)
+
+
+def _fail_on_requests(traffic) -> None:
+    _fail_on({"browser requests": traffic.problems()}, "requests that left 127.0.0.1, failed or got an HTTP error")
+
+
+def test_every_page_loads_without_external_or_failed_requests(page, traffic, server, pages, chapters):
+    problems: dict[str, list[str]] = {}
+    for rel in pages:
+        traffic.clear()
+        # networkidle: also catch what scripts fetch after the load event (MathJax fonts, search)
+        _open(page, server + rel, wait_until="networkidle")
+        found = traffic.problems() + [f"JavaScript error: {e}" for e in traffic.page_errors]
+        if not page.locator(ARTICLE_HEADING).first.is_visible():
+            found.append("no visible article heading (article h1)")
+        problems[rel] = found
+    assert set(chapters) <= set(pages)
+    _fail_on(problems, "pages that did not load cleanly")
+
+
+def test_sidebar_navigation_reaches_every_chapter(page, traffic, server, pages, chapters):
+    # index.html redirects to the root page; every page's sidebar lists the whole book in the
+    # same order, so click the links one after another, as a reader would.
+    _open_home(page, server)
+    links = page.eval_on_selector_all(
+        SIDEBAR_LINKS, "els => els.map(e => [e.href, e.textContent.replace(/\\s+/g, ' ').trim()])"
+    )
+    assert len(links) >= len(pages), f"the sidebar lists {len(links)} links for {len(pages)} pages"
+    reached, problems = set(), {}
+    for i, (href, text) in enumerate(links):
+        target = _bare(href)
+        link = page.locator(SIDEBAR_LINKS).nth(i)
+        here = _bare(page.url)
+        # the link to the current page is "#"; the others must match the first page's sidebar
+        assert _bare(link.evaluate("e => e.href")) in {target, here}, f"sidebar order differs on {here}"
+        for _ in range(5):  # open collapsed parts (<details>) down to the link
+            closed = link.locator("xpath=ancestor::details[not(@open)]/summary")
+            if closed.count() == 0:
+                break
+            closed.first.click()
+        link.click()
+        page.wait_for_url(lambda url, target=target: _bare(url) == target)
+        page.wait_for_load_state("load")
+        heading = page.evaluate(HEADING_TEXT)
+        if heading != text:
+            problems[target] = [f"sidebar says {text!r}, page heading is {heading!r}"]
+        reached.add(target.removeprefix(server))
+    _fail_on(problems, "sidebar links that land on the wrong page")
+    assert not set(pages) - reached, f"pages the sidebar never reaches: {sorted(set(pages) - reached)}"
+    assert set(chapters) <= reached
+    _fail_on_requests(traffic)
+
+
+def test_every_image_loads(page, traffic, server, pages, chapters):
+    problems: dict[str, list[str]] = {}
+    plots: dict[str, int] = {}
+    for rel in pages:
+        _open(page, server + rel)
+        images = page.evaluate(IMAGES)
+        problems[rel] = [f"image did not load: {img['src']}" for img in images if img["width"] <= 0]
+        plots[rel] = sum(1 for img in images if img["output"] and img["width"] > 0)
+    _fail_on(problems, "broken images")
+    without_plots = [rel for rel in chapters if plots.get(rel, 0) == 0]
+    assert not without_plots, f"chapter pages showing no plot (no image in a cell output): {without_plots}"
+    _fail_on_requests(traffic)
+
+
+def test_math_renders_offline(page, traffic, server, site_dir, pages):
+    with_math = [rel for rel in pages if MATH_CLASS.search((site_dir / rel).read_text())]
+    assert with_math, "no page of the book contains maths (class=\"math\"): the chapters should"
+    problems: dict[str, list[str]] = {}
+    for rel in with_math:
+        _open(page, server + rel)
+        try:
+            page.wait_for_function(
+                """() => { const m = document.querySelectorAll("article .math");
+                   return m.length > 0 && document.querySelectorAll("article .math mjx-container").length >= m.length; }""",
+                timeout=15_000,
+            )
+        except Exception:  # noqa: BLE001 - reported below with what the page shows
+            pass
+        state = page.evaluate(MATH_STATE)
+        found = []
+        if state["rendered"] < state["formulas"]:
+            found.append(f"{state['rendered']} of {state['formulas']} formulas rendered by MathJax")
+        found += [f"raw TeX shown: {raw[:80]!r}" for raw in state["raw"]]
+        found += [f"TeX error: {err[:80]!r}" for err in state["errors"]]
+        found += [f"TeX delimiters in the text: {m.group()!r}" for m in RAW_TEX.finditer(state["prose"])]
+        problems[rel] = found + traffic.problems()
+        traffic.clear()
+    _fail_on(problems, "maths not rendered offline")
+
+
+def test_search_finds_a_chapter(page, traffic, server, chapters):
+    chapter = chapters[0]
+    _open(page, server + chapter)
+    title = page.evaluate(HEADING_TEXT)
+    words = re.findall(r"[A-Za-z]{5,}", title)
+    assert words, f"no word to search for in the chapter title {title!r}"
+    word = max(words, key=len).lower()
+    _open_home(page, server)
+    page.keyboard.press("Control+k")
+    box = page.locator("form.bd-search input[name=q]:visible").first
+    box.fill(word)
+    box.press("Enter")
+    page.wait_for_url("**/search.html?*")
+    results = page.locator("#search-results ul.search li a")
+    target = server + chapter
+    try:
+        page.wait_for_function(
+            """target => Array.from(document.querySelectorAll("#search-results ul.search li a"))
+                 .some(a => a.href.split(/[?#]/)[0] === target)""",
+            arg=target, timeout=10_000,
+        )
+    except Exception:  # noqa: BLE001 - the assertion below says what was found instead
+        pass
+    found = [_bare(href) for href in results.evaluate_all("els => els.map(a => a.href)")]
+    assert target in found, f"searching {word!r} (from {title!r}) did not find {chapter}; results: {found}"
+    _fail_on_requests(traffic)
+
+
+def test_notebook_download_button_serves_the_ipynb(page, traffic, server, chapters):
+    for chapter in chapters:
+        _open(page, server + chapter)
+        page.locator(".dropdown-download-buttons button.dropdown-toggle").click()
+        item = page.locator('.dropdown-download-buttons a[href$=".ipynb"]')
+        item.wait_for(state="visible")
+        href = item.evaluate("a => a.href")
+        expected = "/_sources/" + chapter.removesuffix(".html") + ".ipynb"
+        assert urlsplit(href).path == expected, f"{chapter}: download link {href}, expected {expected}"
+        response = page.request.get(href)
+        assert response.ok, f"{href} answered {response.status}"
+        notebook = json.loads(response.body())
+        assert notebook.get("nbformat") == 4, f"{href} is not an nbformat 4 notebook"
+        assert isinstance(notebook.get("cells"), list) and notebook["cells"], f"{href} has no cells"
+    _fail_on_requests(traffic)
+
+
+def test_chapter_page_shows_colab_link(page, traffic, server, chapters):
+    for chapter in chapters:
+        _open(page, server + chapter)
+        hrefs = page.eval_on_selector_all(f'a[href^="{COLAB_PREFIX}"]', "els => els.map(a => a.href)")
+        notebook = "/" + chapter.removesuffix(".html") + ".ipynb"
+        assert any(h.endswith(notebook) for h in hrefs), (
+            f"{chapter} has no Colab link to {notebook.lstrip('/')}; Colab links found: {hrefs}"
+        )
+    _fail_on_requests(traffic)  # the Colab links were never followed
+
+
+def test_internal_links_are_not_broken(server, pages):
+    exe = Path(sys.executable).with_name("linkchecker")
+    linkchecker = str(exe) if exe.is_file() else shutil.which("linkchecker")
+    assert linkchecker, "linkchecker is missing: pip install -e '.[test]'"
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    env["no_proxy"] = env["NO_PROXY"] = "127.0.0.1,localhost"
+    proc = subprocess.run(
+        [linkchecker, "--no-status", "-f", str(LINKCHECKER_CONFIG), server + "index.html"],
+        capture_output=True, text=True, timeout=600, env=env,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"linkchecker found broken links or anchors:\n{output}"
+    counted = re.search(r"(\d+) links? in (\d+) URLs? checked", output)
+    assert counted and int(counted.group(2)) >= len(pages), f"linkchecker checked too little:\n{output}"
