@@ -19,6 +19,8 @@ import yaml
 META_KEY = "dlbook"
 STORED_PROFILE = "book"
 NOTEBOOK_DIR = "notebooks"
+MAX_CODE_LINE = 80
+"""The site's code column shows about 80 characters; longer lines scroll out of sight."""
 GENERATED_PAGES = {"book/execution-report": "written by dlbook.sphinxext at build time"}
 
 
@@ -216,6 +218,14 @@ def contract_problems(nb: nbformat.NotebookNode, path: Path, root: Path) -> list
             "the first code cell must install dlbook only in Colab: "
             f"`if 'google.colab' in sys.modules: {colab_install_line(root)}`"
         )
+    code_cells = [i for i, cell in enumerate(cells) if cell.cell_type == "code"]
+    long_lines = [  # the Colab cell is exempt: its install line grows with the repository URL
+        f"cell {i} ({len(line)} chars)"
+        for i, cell in enumerate(cells) if i in code_cells[1:]
+        for line in cell.source.splitlines() if len(line) > MAX_CODE_LINE
+    ]
+    if long_lines:
+        problems.append(f"code lines longer than {MAX_CODE_LINE} characters: {', '.join(long_lines)}")
     all_code = "\n".join(code)
     if "dlbook.setup(" not in all_code:
         problems.append("call dlbook.setup(seed=...) before building models")
@@ -268,7 +278,7 @@ def execution_report(root: Path) -> str:
     for ch in chapters(root):
         rel = ch.path.relative_to(root).with_suffix("").as_posix()
         times = " · ".join(f"{k} {_fmt_seconds(v)}" for k, v in sorted(ch.runtime_s.items(), key=lambda kv: kv[0] != "test"))
-        status = "✅ current" if not ch.stale else "⚠️ stale: " + "; ".join(ch.stale)
+        status = "current" if not ch.stale else "**stale**: " + "; ".join(ch.stale)
         meta = run_metadata(read(ch.path))
         rows.append(f"| {{doc}}`/{rel}` | {ch.profile or '–'} | {times or '–'} | {meta.get('executed', '–')} | {status} |")
     return "\n".join([

@@ -127,6 +127,32 @@ def report(
     )
 
 
+def evaluate(model, x, y_true, *, class_names: Sequence[str] | None = None) -> EvaluationReport:
+    """Score a Keras model or a scikit-learn classifier on ``(x, y_true)``.
+
+    Uses class probabilities when the model gives them (Keras ``predict``, scikit-learn
+    ``predict_proba``), hard labels otherwise.
+
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> clf = LogisticRegression().fit([[0.0], [1.0]], [0, 1])
+    >>> evaluate(clf, [[0.1], [0.9]], [0, 1]).accuracy
+    1.0
+    """
+    if hasattr(model, "predict_proba"):
+        scores = model.predict_proba(x)
+    elif hasattr(model, "predict"):
+        try:
+            scores = model.predict(x, verbose=0)  # Keras: no progress bar in stored outputs
+        except TypeError:
+            scores = model.predict(x)
+    else:
+        raise TypeError(
+            f"evaluate needs a Keras model or a scikit-learn classifier, got {type(model).__name__}; "
+            "for precomputed predictions use report(y_true, y_score)"
+        )
+    return report(y_true, np.asarray(scores), class_names=class_names)
+
+
 def compare(reports: Mapping[str, EvaluationReport]):
     """A table (pandas DataFrame) with one row per model, for "baseline vs model" comparisons.
 

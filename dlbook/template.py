@@ -11,7 +11,7 @@ from dlbook.chapters import NOTEBOOK_DIR, colab_install_line, colab_url
 
 COLAB_CELL = """import sys
 
-if "google.colab" in sys.modules:  # in Colab only: install dlbook from the book's repository
+if "google.colab" in sys.modules:  # only in Colab: install dlbook
     {install}"""
 
 SETUP_CELL = """import dlbook

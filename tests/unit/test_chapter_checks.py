@@ -131,3 +131,10 @@ def test_execution_report_lists_chapters_with_runtimes(book):
     nbformat.write(nb, book / "notebooks" / "p" / "ch.ipynb")
     page = chapters.execution_report(book)
     assert "{doc}`/notebooks/p/ch`" in page and "test 12 s · book 2.5 min" in page and "current" in page
+
+
+def test_contract_flags_code_lines_the_site_would_cut(book):
+    nb = new_notebook(cells=[new_markdown_cell("# T"), new_code_cell("import sys"),
+                             new_code_cell("x = " + "1 + " * 30 + "1")])
+    problems = chapters.contract_problems(nb, book / "notebooks" / "p" / "ch.ipynb", book)
+    assert any("longer than 80 characters: cell 2" in p for p in problems)

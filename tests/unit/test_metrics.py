@@ -87,3 +87,31 @@ def test_report_prints_and_renders_html():
     assert isinstance(r, EvaluationReport)
     assert "accuracy 1.000" in str(r)
     assert "<table" in r._repr_html_()
+
+
+def test_evaluate_uses_probabilities_of_a_scikit_learn_classifier():
+    from sklearn.linear_model import LogisticRegression
+
+    from dlbook.metrics import evaluate
+
+    x = np.array([[0.0], [0.2], [0.8], [1.0]])
+    r = evaluate(LogisticRegression().fit(x, [0, 0, 1, 1]), x, [0, 0, 1, 1])
+    assert r.accuracy == 1.0 and r.roc_auc == 1.0
+
+
+def test_evaluate_scores_a_keras_model_quietly(capsys):
+    import keras
+
+    from dlbook.metrics import evaluate
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, activation="softmax")])
+    r = evaluate(model, np.zeros((4, 2), "float32"), [0, 1, 2, 0])
+    assert r.n_samples == 4 and r.roc_auc is not None
+    assert capsys.readouterr().out == ""
+
+
+def test_evaluate_rejects_something_that_cannot_predict():
+    from dlbook.metrics import evaluate
+
+    with pytest.raises(TypeError, match="Keras model or a scikit-learn classifier"):
+        evaluate(object(), [[0]], [0])
