@@ -208,3 +208,136 @@ def network_diagram(
     ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def _new_or(ax, figsize=(5.6, 4.4)):
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+        return fig, ax
+    return ax.figure, ax
+
+
+def _as_predictor(model: Any):
+    """A function from (n, 2) points to class scores, from a callable, a Keras model or a
+    scikit-learn estimator."""
+    if hasattr(model, "predict_proba"):
+        return model.predict_proba
+    if hasattr(model, "predict") and hasattr(model, "layers"):  # Keras
+        return lambda points: model.predict(points, verbose=0, batch_size=4096)
+    if hasattr(model, "predict"):
+        return model.predict
+    if callable(model):
+        return model
+    raise TypeError(
+        "model must be a Keras model, a scikit-learn estimator or a function of an (n, 2) array, "
+        f"got {type(model).__name__}"
+    )
+
+
+def decision_boundary(
+    model: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    class_names: Sequence[str] | None = None,
+    resolution: int = 200,
+    margin: float = 0.5,
+    title: str = "Decision regions",
+    ax=None,
+):
+    """Colour the plane by the class a model predicts, with the data points on top.
+
+    ``model`` is a Keras model, a scikit-learn classifier or a function mapping an ``(n, 2)``
+    array to class probabilities ``(n, k)``, probabilities of class 1 ``(n,)`` or labels.
+
+    >>> import numpy as np
+    >>> x = np.array([[0.0, 0.0], [1.0, 1.0]]); y = np.array([0, 1])
+    >>> fig = decision_boundary(lambda p: (p.sum(axis=1) > 1).astype(int), x, y)
+    >>> fig.axes[0].get_xlabel()
+    '$x_1$'
+    """
+    x, y = np.asarray(x, dtype="float64"), np.asarray(y)
+    if x.ndim != 2 or x.shape[1] != 2:
+        raise ValueError(f"decision_boundary draws 2-D inputs: x must have shape (n, 2), got {x.shape}")
+    if len(y) != len(x):
+        raise ValueError(f"x has {len(x)} points but y has {len(y)} labels")
+    predict = _as_predictor(model)
+    lo, hi = x.min(axis=0) - margin, x.max(axis=0) + margin
+    g1, g2 = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
+    grid = np.c_[g1.ravel(), g2.ravel()].astype("float32")
+    scores = np.asarray(predict(grid))
+    if scores.ndim == 2 and scores.shape[1] > 1:
+        labels = scores.argmax(axis=1)
+    elif scores.dtype.kind == "f" and not np.all(scores == np.round(scores)):
+        labels = (scores.reshape(-1) >= 0.5).astype(int)
+    else:
+        labels = scores.reshape(-1).astype(int)
+    n_classes = int(max(labels.max(), y.max())) + 1
+    colors = matplotlib.colors.ListedColormap(PALETTE[:n_classes] if n_classes <= len(PALETTE) else plt.cm.tab10.colors[:n_classes])
+    fig, ax = _new_or(ax)
+    ax.contourf(g1, g2, labels.reshape(g1.shape), levels=np.arange(n_classes + 1) - 0.5, cmap=colors, alpha=0.25)
+    for k in range(n_classes):
+        mask = y == k
+        if mask.any():
+            name = class_names[k] if class_names is not None else f"class {k}"
+            ax.scatter(x[mask, 0], x[mask, 1], s=14, color=colors(k), edgecolor="white", linewidth=0.4, label=name)
+    ax.set(xlabel="$x_1$", ylabel="$x_2$", title=title)
+    ax.grid(False)
+    ax.legend(loc="best", fontsize=8)
+    return fig
+
+
+def loss_surface(
+    fn,
+    *,
+    xlim: tuple[float, float],
+    ylim: tuple[float, float],
+    paths: Mapping[str, np.ndarray] | None = None,
+    minimum: Sequence[float] | None = None,
+    levels: int = 30,
+    log_scale: bool = True,
+    resolution: int = 300,
+    labels: tuple[str, str] = ("$w_1$", "$w_2$"),
+    title: str = "Loss surface",
+    ax=None,
+):
+    """Contour plot of a function of two parameters, with optimisation paths drawn on it.
+
+    ``fn(w1, w2)`` must accept NumPy arrays (it is evaluated on a grid). Each path is an array
+    of shape ``(steps, 2)``: the parameters after each step, starting point first.
+
+    >>> import numpy as np
+    >>> path = np.array([[2.0, 2.0], [1.0, 0.5], [0.2, 0.1]])
+    >>> fig = loss_surface(lambda a, b: a**2 + 3 * b**2, xlim=(-3, 3), ylim=(-3, 3),
+    ...                    paths={"gradient descent": path}, minimum=(0, 0))
+    >>> fig.axes[0].get_title()
+    'Loss surface'
+    """
+    if xlim[0] >= xlim[1] or ylim[0] >= ylim[1]:
+        raise ValueError(f"xlim and ylim must be (low, high) with low < high, got {xlim} and {ylim}")
+    g1, g2 = np.meshgrid(np.linspace(*xlim, resolution), np.linspace(*ylim, resolution))
+    z = np.asarray(fn(g1, g2), dtype="float64")
+    if z.shape != g1.shape:
+        raise ValueError(f"fn must work element-wise on arrays: got shape {z.shape} for a {g1.shape} grid")
+    fig, ax = _new_or(ax)
+    if log_scale:
+        shifted = z - z.min() + 1e-3
+        contour_levels = np.geomspace(shifted.min(), shifted.max(), levels) + z.min() - 1e-3
+    else:
+        contour_levels = np.linspace(z.min(), z.max(), levels)
+    ax.contourf(g1, g2, z, levels=contour_levels, cmap="viridis_r", alpha=0.85)
+    ax.contour(g1, g2, z, levels=contour_levels, colors="white", linewidths=0.3, alpha=0.6)
+    for i, (name, path) in enumerate((paths or {}).items()):
+        path = np.asarray(path, dtype="float64")
+        if path.ndim != 2 or path.shape[1] != 2:
+            raise ValueError(f"path {name!r} must have shape (steps, 2), got {path.shape}")
+        color = PALETTE[(i + 1) % len(PALETTE)]
+        ax.plot(path[:, 0], path[:, 1], "-o", color=color, ms=2.5, lw=1.4, label=f"{name} ({len(path) - 1} steps)")
+        ax.plot(*path[0], "s", color=color, ms=6)
+    if minimum is not None:
+        ax.plot(*minimum, "*", color="white", ms=14, markeredgecolor="black", label="minimum")
+    ax.set(xlim=xlim, ylim=ylim, xlabel=labels[0], ylabel=labels[1], title=title)
+    ax.grid(False)
+    if paths or minimum is not None:
+        ax.legend(loc="upper right", fontsize=8)
+    return fig

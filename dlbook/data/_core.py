@@ -61,8 +61,9 @@ class Dataset:
     """A dataset split into train and test parts.
 
     Images are ``float32`` in ``[0, 1]`` with shape ``(n, height, width)``; tabular features keep
-    their original units (scaling them is part of the lesson). Labels are ``int64`` class indices
-    into ``class_names``.
+    their original units (scaling them is part of the lesson), as an array or, where columns
+    have mixed types, a pandas DataFrame. Classification labels are ``int64`` indices into
+    ``class_names``; regression targets are ``float64`` and ``class_names`` is empty.
     """
 
     name: str
@@ -77,12 +78,18 @@ class Dataset:
 
     @property
     def n_classes(self) -> int:
+        """Number of classes (0 for a regression target)."""
         return len(self.class_names)
 
+    @property
+    def is_regression(self) -> bool:
+        return not self.class_names
+
     def __repr__(self) -> str:
+        target = "regression target" if self.is_regression else f"{self.n_classes} classes"
         return (
             f"Dataset({self.name!r}, train {self.x_train.shape} test {self.x_test.shape}, "
-            f"{self.n_classes} classes, from {self.source})"
+            f"{target}, from {self.source})"
         )
 
     def subset(self, n_train: int | None = None, n_test: int | None = None, *, seed: int = 0) -> Dataset:
@@ -107,13 +114,16 @@ def _stratified(x: np.ndarray, y: np.ndarray, n: int | None, rng: np.random.Gene
         return x, y
     from sklearn.model_selection import train_test_split
 
-    classes, counts = np.unique(y, return_counts=True)
-    stratify = y if n >= len(classes) and counts.min() >= 2 else None
+    y_values = np.asarray(y)
+    classes, counts = np.unique(y_values, return_counts=True)
+    discrete = np.issubdtype(y_values.dtype, np.integer)
+    stratify = y_values if discrete and n >= len(classes) and counts.min() >= 2 else None
     idx, _ = train_test_split(
         np.arange(len(y)), train_size=int(n), stratify=stratify, random_state=int(rng.integers(2**31))
     )
     idx = np.sort(idx)
-    return x[idx], y[idx]
+    take = (lambda a: a.iloc[idx]) if hasattr(x, "iloc") else (lambda a: a[idx])
+    return take(x), y[idx]
 
 
 REGISTRY: dict[str, DatasetInfo] = {}
@@ -127,8 +137,14 @@ def register(info: DatasetInfo) -> DatasetInfo:
     return info
 
 
+def _load_registry() -> None:
+    from dlbook.data.registry import load_all
+
+    load_all()
+
+
 def _entry(name: str) -> DatasetInfo:
-    from dlbook.data import _registry  # noqa: F401  (fills REGISTRY on first use)
+    _load_registry()
 
     if not isinstance(name, str):
         raise TypeError(f"dataset name must be a str, got {type(name).__name__}")
@@ -154,8 +170,7 @@ def catalog() -> list[DatasetInfo]:
     >>> any(i.name == "fashion-mnist" for i in catalog())
     True
     """
-    from dlbook.data import _registry  # noqa: F401
-
+    _load_registry()
     return [REGISTRY[k] for k in sorted(REGISTRY)]
 
 

@@ -9,13 +9,16 @@ import pytest
 from dlbook import data
 from dlbook.data import _sources
 from dlbook.data._core import REGISTRY, fetch
-from dlbook.data._registry import read_idx
+from dlbook.data.registry.images import read_idx
 
 EXPECTED = {  # name -> (train shape, test shape, classes)
     "digits": ((1437, 8, 8), (360, 8, 8), 10),
     "breast_cancer": ((455, 30), (114, 30), 2),
     "mnist-5k": ((4000, 28, 28), (1000, 28, 28), 10),
     "fashion-mnist": ((60000, 28, 28), (10000, 28, 28), 10),
+    "wine": ((133, 13), (45, 13), 3),
+    "diabetes": ((353, 10), (89, 10), 0),
+    "telco-churn": ((5634, 19), (1409, 19), 2),
 }
 
 
@@ -43,8 +46,12 @@ def test_every_dataset_loads_offline_with_documented_shapes(name, no_network):
     ds = data.load(name)
     train_shape, test_shape, n_classes = EXPECTED[name]
     assert ds.x_train.shape == train_shape and ds.x_test.shape == test_shape
-    assert ds.n_classes == n_classes == len(np.unique(ds.y_train))
-    assert ds.y_train.dtype == np.int64 and len(ds.y_train) == train_shape[0]
+    assert len(ds.y_train) == train_shape[0] and len(ds.y_test) == test_shape[0]
+    if n_classes:
+        assert ds.n_classes == n_classes == len(np.unique(ds.y_train))
+        assert ds.y_train.dtype == np.int64
+    else:
+        assert ds.is_regression and ds.y_train.dtype == np.float64
     assert ds.info.name == name and ds.source
 
 
@@ -71,7 +78,8 @@ def test_tabular_data_keeps_units_and_feature_names():
 
 def test_catalog_documents_every_entry():
     entries = data.catalog()
-    assert [e.name for e in entries] == sorted(EXPECTED)
+    assert set(EXPECTED) <= {e.name for e in entries}
+    assert [e.name for e in entries] == sorted(e.name for e in entries)
     for e in entries:
         for field in ("title", "task", "shape", "size", "license", "source", "citation", "description"):
             assert getattr(e, field), f"{e.name} has no {field}"
@@ -84,7 +92,7 @@ def test_unknown_name_suggests_close_match():
 
 
 def test_unknown_name_lists_known_names():
-    with pytest.raises(data.UnknownDatasetError, match="known: breast_cancer, digits"):
+    with pytest.raises(data.UnknownDatasetError, match="known: breast_cancer, .*digits.*mnist-5k"):
         data.load("cifar-10")
 
 
@@ -226,3 +234,16 @@ def test_availability_reports_the_source_without_loading_downloads(tmp_cache, wi
 
 def test_cache_dir_follows_the_environment(tmp_cache):
     assert data.cache_dir() == tmp_cache
+
+
+def test_mixed_type_tables_come_as_dataframes_and_subset_by_row():
+    ds = data.load("telco-churn")
+    assert list(ds.x_train.columns) == ds.feature_names and "contract" in ds.feature_names
+    assert ds.x_train["total_charges"].isna().sum() > 0  # missing values are kept, not filled
+    small = ds.subset(n_train=300)
+    assert small.x_train.shape == (300, 19) and abs(small.y_train.mean() - ds.y_train.mean()) < 0.01
+
+
+def test_regression_subset_is_not_stratified_and_says_so_in_repr():
+    ds = data.load("diabetes").subset(n_train=50)
+    assert len(ds.y_train) == 50 and "regression target" in repr(ds)

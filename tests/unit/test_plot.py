@@ -86,3 +86,55 @@ def test_use_style_sets_the_book_style():
 
     plot.use_style()
     assert plt.rcParams["axes.spines.top"] is False
+
+
+def test_decision_boundary_colours_regions_by_predicted_class():
+    x = np.array([[0.0, 0.0], [0.1, 0.2], [1.0, 1.0], [0.9, 0.8]])
+    y = np.array([0, 0, 1, 1])
+    fig = plot.decision_boundary(lambda p: np.c_[p[:, 0] < 0.5, p[:, 0] >= 0.5].astype(float), x, y,
+                                 class_names=["left", "right"])
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["left", "right"]
+
+
+def test_decision_boundary_accepts_scikit_learn_and_keras_models():
+    import keras
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.random.default_rng(0).normal(size=(40, 2))
+    y = (x[:, 0] > 0).astype(int)
+    plot.decision_boundary(LogisticRegression().fit(x, y), x, y, resolution=20)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="softmax")])
+    plot.decision_boundary(model, x, y, resolution=20)
+
+
+def test_decision_boundary_needs_two_features():
+    with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
+        plot.decision_boundary(lambda p: p[:, 0], np.zeros((5, 3)), np.zeros(5))
+    with pytest.raises(TypeError, match="Keras model, a scikit-learn estimator"):
+        plot.decision_boundary(42, np.zeros((2, 2)), np.zeros(2, int))
+
+
+def test_loss_surface_draws_paths_and_minimum():
+    path = np.array([[2.0, 2.0], [1.0, 1.0], [0.0, 0.0]])
+    fig = plot.loss_surface(lambda a, b: a**2 + b**2, xlim=(-3, 3), ylim=(-3, 3),
+                            paths={"sgd": path}, minimum=(0, 0), resolution=30)
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == ["sgd (2 steps)", "minimum"]
+
+
+def test_loss_surface_rejects_bad_limits_paths_and_functions():
+    with pytest.raises(ValueError, match="low < high"):
+        plot.loss_surface(lambda a, b: a, xlim=(1, -1), ylim=(0, 1))
+    with pytest.raises(ValueError, match=r"shape \(steps, 2\)"):
+        plot.loss_surface(lambda a, b: a + b, xlim=(0, 1), ylim=(0, 1), paths={"p": np.zeros(3)})
+    with pytest.raises(ValueError, match="element-wise"):
+        plot.loss_surface(lambda a, b: 1.0, xlim=(0, 1), ylim=(0, 1))
+
+
+def test_plots_can_share_a_figure_through_ax():
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2)
+    out = plot.loss_surface(lambda a, b: a**2 + b**2, xlim=(-1, 1), ylim=(-1, 1), ax=axes[1], resolution=10)
+    assert out is fig

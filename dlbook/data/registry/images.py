@@ -1,6 +1,4 @@
-"""The registered datasets. Add a dataset by calling :func:`register` with its sources in order
-(package resource, Debian data package, cache, checksummed download) and a reader that turns
-what the first available source returns into a :class:`Dataset`."""
+"""Image and small scikit-learn datasets: digits, breast_cancer, mnist-5k, fashion-mnist."""
 
 from __future__ import annotations
 
@@ -11,16 +9,7 @@ import numpy as np
 
 from dlbook.data._core import Dataset, DatasetInfo, register
 from dlbook.data._sources import Cache, DebianPackage, Download, PythonPackage
-
-SPLIT_SEED = 0
-"""The train/test split is part of a dataset's definition, so it does not follow the chapter seed."""
-
-
-def _split(x: np.ndarray, y: np.ndarray, test_size: float):
-    from sklearn.model_selection import train_test_split
-
-    return train_test_split(x, y, test_size=test_size, stratify=y, random_state=SPLIT_SEED)
-
+from dlbook.data.registry import split as _split
 
 # --- digits -------------------------------------------------------------------------------------
 

@@ -1,0 +1,33 @@
+"""The dataset registry: every module in this package registers its datasets on import.
+
+Add a dataset by creating (or extending) a module here that calls
+:func:`dlbook.data._core.register` with a :class:`~dlbook.data.DatasetInfo`: its sources in
+order (package resource, Debian data package, cache, checksummed download) and a reader that
+turns what the first available source returns into a :class:`~dlbook.data.Dataset`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import numpy as np
+
+SPLIT_SEED = 0
+"""The train/test split is part of a dataset's definition, so it does not follow the chapter seed."""
+
+
+def split(x, y, test_size: float, *, stratify: bool = True):
+    """The fixed train/test split used by every registry entry that has no published split."""
+    from sklearn.model_selection import train_test_split
+
+    return train_test_split(
+        x, y, test_size=test_size, stratify=np.asarray(y) if stratify else None,
+        random_state=SPLIT_SEED,
+    )
+
+
+def load_all() -> None:
+    """Import every registry module (each registers its entries once)."""
+    for module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+        importlib.import_module(f"{__name__}.{module}")
