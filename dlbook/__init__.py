@@ -40,7 +40,10 @@ __all__ = [
     "setup",
 ]
 
-_LAZY = {"data", "plot", "metrics", "chapters", "execute", "cli"}
+_LAZY = {
+    "data", "plot", "metrics", "chapters", "execute", "cli", "probes", "optim", "bench",
+    "experiments", "diagnostics", "learning_curves",
+}
 
 
 def __getattr__(name: str):

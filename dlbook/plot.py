@@ -196,7 +196,7 @@ def network_diagram(
                 ax.text(i, y, "⋮", ha="center", va="center", fontsize=14)
                 continue
             ax.add_patch(plt.Circle((i, y), 0.035, color=color, zorder=3))
-        ax.text(i, -0.02, f"{names[i]}\n{n:,} units", ha="center", va="top", fontsize=9)
+        ax.text(i, -0.02, f"{names[i]}\n{n:,} unit{'s' if n != 1 else ''}", ha="center", va="top", fontsize=9)
     for i in range(len(sizes) - 1):
         for y0 in positions[i]:
             for y1 in positions[i + 1]:
