@@ -19,6 +19,7 @@ EXPECTED = {  # name -> (train shape, test shape, classes)
     "wine": ((133, 13), (45, 13), 3),
     "diabetes": ((353, 10), (89, 10), 0),
     "telco-churn": ((5634, 19), (1409, 19), 2),
+    "fine-foods": ((4000,), (1000,), 2),
 }
 
 
