@@ -203,8 +203,15 @@ def contract_problems(nb: nbformat.NotebookNode, path: Path, root: Path) -> list
     for needed in ("**You will learn**", "**Data**", "**Runtime**"):
         if needed not in header:
             problems.append(f"the header needs {needed}")
-    if "Runtime" in header and not all(p in header for p in ("test", "book")):
-        problems.append("the header's **Runtime** must give the test and book profile times")
+    if "Runtime" in header and not RUNTIME_PATTERN.search(header):
+        problems.append("the header's **Runtime** must read 'test N s · book N s' (or min)")
+    runtimes = run_metadata(nb).get("runtime_s", {})
+    expected = runtime_header(nb, runtimes)
+    if expected is not None and expected != header:
+        problems.append(
+            f"the header's **Runtime** disagrees with the measured test {_fmt_seconds(runtimes['test'])}"
+            f" · book {_fmt_seconds(runtimes['book'])} (`dlbook execute` writes it)"
+        )
     try:
         colab = colab_url(root, path)
     except ValueError as why:
@@ -297,3 +304,21 @@ def execution_report(root: Path) -> str:
 
 def _fmt_seconds(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+RUNTIME_PATTERN = re.compile(
+    r"(\*\*Runtime\*\*\s+test\s+)[0-9.?]+\s*(?:s|min)(\s*·\s*book\s+)[0-9.?]+\s*(?:s|min)"
+)
+
+
+def runtime_header(nb: nbformat.NotebookNode, runtimes: dict[str, float]) -> str | None:
+    """The header cell with its **Runtime** set to the measured times (None if it has none)."""
+    if not nb.cells or nb.cells[0].cell_type != "markdown" or not {"test", "book"} <= set(runtimes):
+        return None
+    text = nb.cells[0].source
+    if not RUNTIME_PATTERN.search(text):
+        return None
+    return RUNTIME_PATTERN.sub(
+        lambda m: f"{m.group(1)}{_fmt_seconds(runtimes['test'])}{m.group(2)}{_fmt_seconds(runtimes['book'])}",
+        text, count=1,
+    )

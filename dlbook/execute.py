@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 
-from dlbook.chapters import META_KEY, code_hash, read
+from dlbook.chapters import META_KEY, code_hash, read, runtime_header
 from dlbook.config import PROFILES, ProfileError
 
 VERSIONED = ("tensorflow-cpu", "tensorflow", "keras", "numpy", "scikit-learn", "matplotlib", "dlbook")
@@ -110,6 +110,9 @@ def execute(path: Path | str, *, profile: str = "book", time_test: bool = False,
         "versions": versions(),
     }
     nb.metadata[META_KEY] = {**nb.metadata.get(META_KEY, {}), **meta}
+    header = runtime_header(nb, runtimes)
+    if header is not None:  # the header states what was just measured, never a stale guess
+        nb.cells[0].source = header
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.validate(nb)
     nbformat.write(nb, path)

@@ -138,3 +138,18 @@ def test_contract_flags_code_lines_the_site_would_cut(book):
                              new_code_cell("x = " + "1 + " * 30 + "1")])
     problems = chapters.contract_problems(nb, book / "notebooks" / "p" / "ch.ipynb", book)
     assert any("longer than 80 characters: cell 2" in p for p in problems)
+
+
+def test_runtime_header_is_rewritten_from_measurements():
+    nb = new_notebook(cells=[new_markdown_cell("# T\n\n**Runtime** test ? s · book\n? min (2-core CPU)")])
+    text = chapters.runtime_header(nb, {"test": 31.4, "book": 150.0})
+    assert "**Runtime** test 31 s · book 2.5 min (2-core CPU)" in " ".join(text.split())
+
+
+def test_contract_flags_a_runtime_header_that_disagrees_with_metadata(book):
+    path = book / "notebooks" / "p" / "ch.ipynb"
+    nb = executed(["x = 1"])
+    nb.cells.insert(0, new_markdown_cell("# T\n\nSummary.\n\n**Runtime** test 10 s · book 20 s"))
+    nb.metadata["dlbook"]["runtime_s"] = {"test": 30.0, "book": 60.0}
+    problems = chapters.contract_problems(nb, path, book)
+    assert any("disagrees with the measured test 30 s · book 60 s" in p for p in problems)
