@@ -42,7 +42,8 @@ __all__ = [
 
 _LAZY = {
     "data", "plot", "metrics", "chapters", "execute", "cli", "probes", "optim", "bench",
-    "experiments", "diagnostics", "learning_curves",
+    "experiments", "diagnostics", "learning_curves", "layers", "sequences", "memory_tasks", "text",
+    "seq2seq",
 }
 
 

