@@ -341,3 +341,149 @@ def loss_surface(
     if paths or minimum is not None:
         ax.legend(loc="upper right", fontsize=8)
     return fig
+
+
+def _panel_grid(n: int, ncols: int, size: float):
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.6), squeeze=False)
+    for ax in axes.flat[n:]:
+        fig.delaxes(ax)
+    return fig, list(axes.flat[:n])
+
+
+def filters(
+    kernels: np.ndarray,
+    *,
+    max_filters: int = 32,
+    ncols: int = 8,
+    title: str = "Convolution filters",
+    size: float = 0.9,
+):
+    """Show the kernels of a convolution layer, one panel per output channel.
+
+    ``kernels`` is a ``Conv2D`` kernel in Keras layout, ``(height, width, in_channels,
+    filters)`` (``layer.get_weights()[0]``). Single-channel filters are drawn with a diverging
+    colour map centred on zero (red positive, blue negative, one scale for all panels); filters
+    with three input channels are drawn as colour images, rescaled to [0, 1].
+
+    >>> import numpy as np
+    >>> fig = filters(np.random.randn(3, 3, 1, 6))
+    >>> len(fig.axes), fig.axes[0].get_title()
+    (7, 'filter 0')
+    """
+    kernels = np.asarray(kernels, dtype="float64")
+    if kernels.ndim != 4 or kernels.shape[2] not in (1, 3):
+        raise ValueError(
+            "kernels must have the Keras Conv2D layout (height, width, in_channels, filters) with 1 "
+            f"or 3 input channels, got shape {kernels.shape}; pass layer.get_weights()[0], or one "
+            "input channel of it as kernels[:, :, i:i+1, :]"
+        )
+    if max_filters < 1:
+        raise ValueError(f"max_filters must be at least 1, got {max_filters}")
+    shown = kernels[..., :max_filters]
+    fig, axes = _panel_grid(shown.shape[-1], ncols, size)
+    limit = float(np.abs(shown).max()) or 1.0
+    image = None
+    for k, ax in enumerate(axes):
+        kernel = shown[..., k]
+        if kernel.shape[2] == 1:
+            image = ax.imshow(kernel[..., 0], cmap="RdBu_r", vmin=-limit, vmax=limit)
+        else:
+            lo, hi = kernel.min(), kernel.max()
+            ax.imshow((kernel - lo) / (hi - lo if hi > lo else 1.0))
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+        ax.set_title(f"filter {k}", fontsize=7, fontweight="normal")
+    fig.suptitle(title)
+    fig.tight_layout()
+    if image is not None:
+        fig.colorbar(image, ax=axes, fraction=0.02, pad=0.02, label="weight")
+    return fig
+
+
+def feature_maps(
+    maps: np.ndarray,
+    *,
+    max_maps: int = 16,
+    ncols: int = 8,
+    title: str = "Feature maps",
+    size: float = 1.1,
+    cmap: str = "magma",
+):
+    """Show the channels of one layer's output for one input, one panel per channel.
+
+    ``maps`` has shape ``(height, width, channels)``, or ``(1, height, width, channels)`` as a
+    Keras model returns it for a batch of one image. Each panel has its own colour scale
+    (bright = strong response).
+
+    >>> import numpy as np
+    >>> fig = feature_maps(np.random.rand(1, 14, 14, 4), ncols=2)
+    >>> len(fig.axes), fig.axes[3].get_title()
+    (4, 'channel 3')
+    """
+    maps = np.asarray(maps, dtype="float64")
+    if maps.ndim == 4 and maps.shape[0] == 1:
+        maps = maps[0]
+    if maps.ndim != 3 or maps.shape[-1] < 1:
+        raise ValueError(
+            "maps must have shape (height, width, channels) or (1, height, width, channels) for "
+            f"one input, got {maps.shape}; for a batch pass one image's maps, e.g. maps[:1]"
+        )
+    if max_maps < 1:
+        raise ValueError(f"max_maps must be at least 1, got {max_maps}")
+    shown = maps[..., :max_maps]
+    fig, axes = _panel_grid(shown.shape[-1], ncols, size)
+    for k, ax in enumerate(axes):
+        ax.imshow(shown[..., k], cmap=cmap)
+        ax.axis("off")
+        ax.set_title(f"channel {k}", fontsize=7, fontweight="normal")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def attention_map(
+    weights: np.ndarray,
+    source_tokens: Sequence[str],
+    target_tokens: Sequence[str],
+    *,
+    title: str = "Attention weights",
+    xlabel: str = "source word",
+    ylabel: str = "output word",
+    ax=None,
+    cmap: str = "Blues",
+):
+    """Show how much each output word (rows) attended to each input word (columns).
+
+    ``weights`` has shape ``(len(target_tokens), len(source_tokens))``; each row is one decoding
+    step's attention distribution (it sums to 1). Extra rows or columns beyond the tokens (an
+    end-marker step, padding) are cut off; fewer raise an error.
+
+    >>> import numpy as np
+    >>> fig = attention_map(np.eye(3), ["in", "the", "beginning"], ["en", "el", "principio"])
+    >>> fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel()
+    ('source word', 'output word')
+    """
+    weights = np.asarray(weights, dtype="float64")
+    n_out, n_src = len(target_tokens), len(source_tokens)
+    if weights.ndim != 2 or weights.shape[0] < n_out or weights.shape[1] < n_src:
+        raise ValueError(
+            f"weights must be a 2-D (output steps, source positions) matrix covering "
+            f"{n_out} output and {n_src} source tokens, got shape {weights.shape}; for a batch "
+            "pass one sentence's weights, e.g. weights[0]"
+        )
+    if not n_out or not n_src:
+        raise ValueError("source_tokens and target_tokens must not be empty")
+    shown = weights[:n_out, :n_src]
+    fig, ax = _new_or(ax, figsize=(max(3.5, 0.42 * n_src + 1.8), max(2.5, 0.34 * n_out + 1.4)))
+    image = ax.imshow(shown, cmap=cmap, vmin=0, vmax=max(float(shown.max()), 1e-9),
+                      aspect="auto")
+    ax.grid(False)
+    ax.set_xticks(range(n_src), list(source_tokens), rotation=60, ha="right",
+                  rotation_mode="anchor", fontsize=8)
+    ax.set_yticks(range(n_out), list(target_tokens), fontsize=8)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="attention weight")
+    return fig

@@ -138,3 +138,61 @@ def test_plots_can_share_a_figure_through_ax():
     fig, axes = plt.subplots(1, 2)
     out = plot.loss_surface(lambda a, b: a**2 + b**2, xlim=(-1, 1), ylim=(-1, 1), ax=axes[1], resolution=10)
     assert out is fig
+
+
+def test_filters_draws_one_panel_per_filter_on_a_shared_zero_centred_scale():
+    kernels = np.zeros((3, 3, 1, 4))
+    kernels[0, 0, 0, 1] = 2.0
+    kernels[1, 1, 0, 2] = -0.5
+    fig = plot.filters(kernels, ncols=2)
+    panels = [ax for ax in fig.axes if ax.get_title().startswith("filter")]
+    assert [ax.get_title() for ax in panels] == [f"filter {k}" for k in range(4)]
+    assert all(ax.images[0].get_clim() == (-2.0, 2.0) for ax in panels)
+
+
+def test_filters_draws_rgb_filters_as_colour_images():
+    fig = plot.filters(np.random.randn(5, 5, 3, 3))
+    assert fig.axes[0].images[0].get_array().shape == (5, 5, 3)
+
+
+def test_filters_caps_the_number_of_panels():
+    fig = plot.filters(np.random.randn(3, 3, 1, 64), max_filters=10)
+    assert sum(ax.get_title().startswith("filter") for ax in fig.axes) == 10
+
+
+@pytest.mark.parametrize("shape", [(3, 3, 8), (3, 3, 2, 4)])
+def test_filters_rejects_other_layouts_and_names_the_keras_one(shape):
+    with pytest.raises(ValueError, match="in_channels, filters"):
+        plot.filters(np.zeros(shape))
+
+
+def test_feature_maps_accepts_a_batch_of_one_and_shows_each_channel():
+    fig = plot.feature_maps(np.random.rand(1, 7, 7, 5), ncols=3)
+    assert [ax.get_title() for ax in fig.axes] == [f"channel {k}" for k in range(5)]
+    assert fig.axes[0].images[0].get_array().shape == (7, 7)
+
+
+def test_feature_maps_caps_the_number_of_panels():
+    assert len(plot.feature_maps(np.random.rand(4, 4, 40), max_maps=12).axes) == 12
+
+
+def test_feature_maps_rejects_a_batch_and_says_how_to_pick_one_image():
+    with pytest.raises(ValueError, match=r"maps\[:1\]"):
+        plot.feature_maps(np.zeros((2, 7, 7, 3)))
+
+
+def test_attention_map_labels_rows_with_outputs_and_columns_with_source_words():
+    weights = np.array([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.0, 0.1, 0.9], [0.3, 0.3, 0.4]])
+    fig = plot.attention_map(weights, ["in", "the", "beginning"], ["en", "el", "principio"])
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["in", "the", "beginning"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["en", "el", "principio"]
+    assert ax.images[0].get_array().shape == (3, 3)  # the end-marker row is cut off
+    assert ax.get_title() and ax.get_xlabel() == "source word"
+
+
+def test_attention_map_rejects_weights_smaller_than_the_tokens():
+    with pytest.raises(ValueError, match=r"weights\[0\]"):
+        plot.attention_map(np.ones((1, 2, 3)), ["a", "b", "c"], ["x", "y"])
+    with pytest.raises(ValueError, match="covering 3 output"):
+        plot.attention_map(np.ones((2, 2)), ["a", "b"], ["x", "y", "z"])
