@@ -162,6 +162,14 @@ def mae(y_true: Any, y_pred: Any, *, axis: int | None = None) -> float | np.ndar
     a, b = np.asarray(y_true, dtype="float64"), np.asarray(y_pred, dtype="float64")
     if a.shape != b.shape:
         raise ValueError(f"y_true has shape {a.shape} but y_pred {b.shape}; they must match")
+    if a.size == 0:
+        raise ValueError("mae of empty arrays is undefined; pass at least one value")
+    for name, values in (("y_true", a), ("y_pred", b)):
+        if not np.isfinite(values).all():
+            raise ValueError(
+                f"{name} holds NaN or infinite values; fill or drop them first (a diverged "
+                "model predicts NaN: check its training loss)"
+            )
     error = np.abs(a - b).mean(axis=axis)
     return float(error) if axis is None else error
 

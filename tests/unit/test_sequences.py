@@ -96,3 +96,14 @@ def test_detection_report_counts_points_events_and_false_alarms():
     assert sq.detection_report(labels, np.zeros(10))["f1"] == 0.0
     with pytest.raises(ValueError, match="equal length"):
         sq.detection_report(labels, flags[:5])
+
+
+@pytest.mark.parametrize("bad", [[0.0, float("nan")], [0.0, float("inf")]])
+def test_mae_rejects_non_finite_values_instead_of_returning_nan(bad):
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        sq.mae([0.0, 0.0], bad)
+
+
+def test_mae_rejects_empty_arrays():
+    with pytest.raises(ValueError, match="empty"):
+        sq.mae([], [])
