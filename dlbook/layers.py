@@ -9,6 +9,11 @@ explains it.
   stopping). :data:`FASHION_MLP` is the MLP the deep-MLP chapter settles on; the CNN chapter
   retrains it on its own images instead of copying a number from another notebook.
 - :func:`residual_block` is the basic block of a ResNet (He et al., 2016).
+- Attention and the Transformer (Part III): :func:`scaled_dot_product_attention`,
+  :func:`causal_mask`, :func:`padding_mask`, :func:`sinusoidal_positions`,
+  :func:`multi_head_attention_by_hand` (checked equal to Keras' layer), and the layers
+  :class:`TokenAndPositionEmbedding`, :class:`TransformerBlock` and :class:`PatchEmbedding`;
+  :mod:`dlbook.models` assembles them into whole models.
 
 >>> model = mlp((64, 32), input_shape=(8, 8), n_classes=10)
 >>> model.count_params() == (64 * 64 + 64) + (64 * 32 + 32) + (32 * 10 + 10)
@@ -21,6 +26,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+
+import numpy as np
 
 from dlbook.config import import_keras
 
@@ -215,3 +222,270 @@ def residual_block(
         shortcut = norm(shortcut, "bn_project")
     y = keras.layers.Add(name=prefix + "add")([y, shortcut])
     return keras.layers.Activation("relu", name=prefix + "out")(y)
+
+
+# --- attention and the Transformer (Part III) -----------------------------------------------------
+#
+# Written with keras.ops only, so they run on every Keras backend. Masks are boolean: True means
+# "may attend". Every layer is registered for saving in the .keras format.
+
+from keras import ops  # noqa: E402
+
+
+def scaled_dot_product_attention(query, key, value, mask=None):
+    """Attention of Vaswani et al. (2017): ``softmax(q kᵀ / √d) v``, returning
+    ``(output, weights)``.
+
+    ``query`` has shape ``(..., T, d)``, ``key`` and ``value`` ``(..., S, d)`` and ``(..., S,
+    d_v)``; ``mask`` (broadcastable to ``(..., T, S)``, True = may attend) sets the scores of
+    masked positions to a large negative number before the softmax, so they get weight 0.
+
+    >>> import numpy as np
+    >>> q = k = v = np.eye(3, dtype="float32")[None]
+    >>> out, w = scaled_dot_product_attention(q, k, v, mask=causal_mask(3))
+    >>> [round(float(a), 2) for a in np.asarray(w)[0, 1]]   # row 2 sees positions 1 and 2 only
+    [0.36, 0.64, 0.0]
+    """
+    d = ops.shape(query)[-1]
+    scores = ops.matmul(query, ops.swapaxes(key, -1, -2)) / ops.sqrt(ops.cast(d, query.dtype))
+    if mask is not None:
+        scores = ops.where(ops.cast(mask, "bool"), scores, ops.full_like(scores, -1e9))
+    weights = ops.softmax(scores, axis=-1)
+    return ops.matmul(weights, value), weights
+
+
+def causal_mask(length: int):
+    """The ``(length, length)`` boolean mask of a decoder: position ``t`` may attend to
+    positions ``≤ t`` only (no peeking at the future it must predict).
+
+    >>> np.asarray(causal_mask(3)).astype(int).tolist()
+    [[1, 0, 0], [1, 1, 0], [1, 1, 1]]
+    """
+    if not isinstance(length, (int, np.integer)) or length < 1:
+        raise ValueError(f"length must be a positive int, got {length!r}")
+    return np.tril(np.ones((length, length), dtype=bool))
+
+
+def padding_mask(ids, pad_id: int = 0):
+    """The ``(batch, 1, S)`` attention mask that hides padding tokens (id ``pad_id``) from every
+    query; broadcast it against ``(batch, T, S)`` scores.
+
+    >>> np.asarray(padding_mask(np.array([[5, 7, 0]]))).astype(int).tolist()
+    [[[1, 1, 0]]]
+    """
+    return ops.expand_dims(ops.not_equal(ids, pad_id), axis=1)
+
+
+def sinusoidal_positions(length: int, dim: int) -> np.ndarray:
+    """The fixed positional encodings of Vaswani et al. (2017), ``(length, dim)`` float32:
+    ``PE[p, 2i] = sin(p / 10000^(2i/dim))``, ``PE[p, 2i+1] = cos(...)``. Every position gets a
+    distinct pattern, and a fixed offset is a linear map of it.
+
+    >>> pe = sinusoidal_positions(50, 16)
+    >>> pe.shape, float(pe[0, 0]), float(pe[0, 1])
+    ((50, 16), 0.0, 1.0)
+    """
+    if dim < 2 or dim % 2:
+        raise ValueError(f"dim must be an even int ≥ 2 (sines and cosines in pairs), got {dim!r}")
+    if length < 1:
+        raise ValueError(f"length must be a positive int, got {length!r}")
+    position = np.arange(length)[:, None]
+    rate = 1.0 / 10000 ** (np.arange(0, dim, 2) / dim)
+    pe = np.zeros((length, dim), dtype="float32")
+    pe[:, 0::2], pe[:, 1::2] = np.sin(position * rate), np.cos(position * rate)
+    return pe
+
+
+def multi_head_attention_by_hand(layer, query, value, key=None, mask=None):
+    """Multi-head attention computed from the weights of a built
+    ``keras.layers.MultiHeadAttention``, one visible step at a time; returns ``(output,
+    weights)`` with weights ``(batch, heads, T, S)``. It should equal the layer to float
+    tolerance: the chapter and the tests check that it does.
+
+    Each head projects queries, keys and values with its own matrices, attends with
+    :func:`scaled_dot_product_attention`, and the heads' outputs are projected back and summed.
+
+    >>> mha = keras.layers.MultiHeadAttention(num_heads=2, key_dim=4)
+    >>> x = np.random.default_rng(0).normal(size=(1, 5, 8)).astype("float32")
+    >>> expected, _ = mha(x, x, return_attention_scores=True)
+    >>> out, w = multi_head_attention_by_hand(mha, x, x)
+    >>> bool(np.allclose(out, expected, atol=1e-5)), tuple(w.shape)
+    (True, (1, 2, 5, 5))
+    """
+    if not isinstance(layer, keras.layers.MultiHeadAttention) or not layer.built:
+        raise ValueError("pass a keras.layers.MultiHeadAttention that has been called once "
+                         "(so that its weights exist)")
+    key = value if key is None else key
+
+    def project(dense, x):  # (batch, len, d_model) -> (batch, heads, len, head_dim)
+        y = ops.einsum("bld,dhk->bhlk", x, dense.kernel)
+        return y + ops.expand_dims(dense.bias, axis=1) if dense.bias is not None else y
+
+    q = project(layer._query_dense, ops.convert_to_tensor(query))
+    k = project(layer._key_dense, ops.convert_to_tensor(key))
+    v = project(layer._value_dense, ops.convert_to_tensor(value))
+    if mask is not None:
+        mask = ops.expand_dims(ops.convert_to_tensor(mask), axis=-3)  # the same for every head
+    heads, weights = scaled_dot_product_attention(q, k, v, mask)
+    out = ops.einsum("bhlk,hkd->bld", heads, layer._output_dense.kernel)
+    if layer._output_dense.bias is not None:
+        out = out + layer._output_dense.bias
+    return out, weights
+
+
+@keras.saving.register_keras_serializable(package="dlbook")
+class TokenAndPositionEmbedding(keras.layers.Layer):
+    """Token embeddings plus position embeddings: learned (BERT, GPT, ViT) or the fixed
+    sinusoids of :func:`sinusoidal_positions` (the original Transformer).
+
+    Without positions a Transformer sees a bag of tokens: attention is the same for any order.
+
+    >>> emb = TokenAndPositionEmbedding(vocab_size=100, max_len=16, dim=8)
+    >>> tuple(emb(np.array([[3, 4, 0]])).shape)
+    (1, 3, 8)
+    """
+
+    def __init__(self, vocab_size: int, max_len: int, dim: int, *,
+                 positions: str = "learned", **kwargs):
+        super().__init__(**kwargs)
+        if positions not in ("learned", "sinusoidal"):
+            raise ValueError(f"positions must be 'learned' or 'sinusoidal', got {positions!r}")
+        for what, value in (("vocab_size", vocab_size), ("max_len", max_len), ("dim", dim)):
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{what} must be a positive int, got {value!r}")
+        self.vocab_size, self.max_len, self.dim, self.positions = vocab_size, max_len, dim, positions
+        self.tokens = keras.layers.Embedding(vocab_size, dim, name="tokens")
+        if positions == "learned":
+            self.position_table = keras.layers.Embedding(max_len, dim, name="positions")
+        else:
+            self.position_table = None
+            self._fixed = sinusoidal_positions(max_len, dim)
+
+    def build(self, input_shape):
+        self.tokens.build(input_shape)
+        if self.position_table is not None:
+            self.position_table.build((None,))
+        self.built = True
+
+    def call(self, ids):
+        length = ops.shape(ids)[-1]
+        x = self.tokens(ids)
+        if self.position_table is not None:
+            return x + self.position_table(ops.arange(length))
+        return x + ops.convert_to_tensor(self._fixed)[:length]
+
+    def get_config(self):
+        return {**super().get_config(), "vocab_size": self.vocab_size, "max_len": self.max_len,
+                "dim": self.dim, "positions": self.positions}
+
+
+@keras.saving.register_keras_serializable(package="dlbook")
+class TransformerBlock(keras.layers.Layer):
+    """One Transformer layer: multi-head self-attention, then a position-wise feed-forward
+    network, each wrapped in a residual connection with layer normalisation.
+
+    ``norm_first=True`` (the default) normalises before each sub-layer ("pre-LN", as in GPT-2
+    and ViT), which trains stably without a learning-rate warm-up; ``False`` is the post-LN
+    order of the original paper. ``causal=True`` makes it a decoder block (GPT). Call it with
+    ``mask`` (``(batch, T, S)`` or ``(batch, 1, S)`` booleans, e.g. :func:`padding_mask`) and
+    ``return_attention_scores=True`` to get the weights ``(batch, heads, T, S)`` as well.
+
+    >>> block = TransformerBlock(dim=8, heads=2, ff_dim=16)
+    >>> x = np.zeros((2, 5, 8), dtype="float32")
+    >>> y, w = block(x, return_attention_scores=True)
+    >>> tuple(y.shape), tuple(w.shape)
+    ((2, 5, 8), (2, 2, 5, 5))
+    """
+
+    def __init__(self, dim: int, heads: int, ff_dim: int, *, dropout: float = 0.1,
+                 causal: bool = False, norm_first: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        if dim % heads:
+            raise ValueError(f"dim ({dim}) must be divisible by heads ({heads}): each head gets "
+                             "dim // heads features")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
+        self.dim, self.heads, self.ff_dim = dim, heads, ff_dim
+        self.dropout_rate, self.causal, self.norm_first = dropout, causal, norm_first
+        self.attention = keras.layers.MultiHeadAttention(heads, dim // heads, dropout=dropout,
+                                                         name="attention")
+        self.ff_in = keras.layers.Dense(ff_dim, activation="gelu", name="ff_in")
+        self.ff_out = keras.layers.Dense(dim, name="ff_out")
+        self.norm1 = keras.layers.LayerNormalization(epsilon=1e-6, name="norm1")
+        self.norm2 = keras.layers.LayerNormalization(epsilon=1e-6, name="norm2")
+        self.drop = keras.layers.Dropout(dropout)
+
+    def build(self, input_shape):
+        self.norm1.build(input_shape)
+        self.attention.build(input_shape, input_shape)
+        self.norm2.build(input_shape)
+        self.ff_in.build(input_shape)
+        self.ff_out.build((*input_shape[:-1], self.ff_dim))
+        self.built = True
+
+    def call(self, x, mask=None, training=None, return_attention_scores=False):
+        if mask is not None:
+            length = ops.shape(x)[1]
+            mask = ops.logical_and(ops.cast(mask, "bool"),
+                                   ops.ones((1, length, length), dtype="bool"))
+        norm = self.norm1(x) if self.norm_first else x
+        attended, weights = self.attention(norm, norm, attention_mask=mask,
+                                           use_causal_mask=self.causal, training=training,
+                                           return_attention_scores=True)
+        x = x + self.drop(attended, training=training)
+        x = x if self.norm_first else self.norm1(x)
+        norm = self.norm2(x) if self.norm_first else x
+        x = x + self.drop(self.ff_out(self.ff_in(norm)), training=training)
+        x = x if self.norm_first else self.norm2(x)
+        return (x, weights) if return_attention_scores else x
+
+    def compute_mask(self, x, mask=None):
+        return None  # the block consumes its attention mask; it does not pass a Keras mask on
+
+    def get_config(self):
+        return {**super().get_config(), "dim": self.dim, "heads": self.heads,
+                "ff_dim": self.ff_dim, "dropout": self.dropout_rate, "causal": self.causal,
+                "norm_first": self.norm_first}
+
+
+@keras.saving.register_keras_serializable(package="dlbook")
+class PatchEmbedding(keras.layers.Layer):
+    """The input of a Vision Transformer (Dosovitskiy et al. 2021): cut an image into
+    ``patch_size``² patches, project each linearly to ``dim`` features (a strided convolution
+    does exactly that), prepend a learned class token and add learned position embeddings.
+
+    >>> emb = PatchEmbedding(image_size=28, patch_size=7, dim=16)
+    >>> tuple(emb(np.zeros((2, 28, 28, 1), dtype="float32")).shape)   # 16 patches + class token
+    (2, 17, 16)
+    """
+
+    def __init__(self, image_size: int, patch_size: int, dim: int, **kwargs):
+        super().__init__(**kwargs)
+        if image_size % patch_size:
+            raise ValueError(f"image_size ({image_size}) must be a multiple of patch_size "
+                             f"({patch_size}); crop or pad the images first")
+        self.image_size, self.patch_size, self.dim = image_size, patch_size, dim
+        self.n_patches = (image_size // patch_size) ** 2
+        self.project = keras.layers.Conv2D(dim, patch_size, strides=patch_size, name="project")
+
+    def build(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(f"PatchEmbedding needs images (batch, height, width, channels), "
+                             f"got shape {input_shape}; add a channel axis with x[..., None]")
+        self.project.build(input_shape)
+        self.class_token = self.add_weight(shape=(1, 1, self.dim), initializer="zeros",
+                                           name="class_token")
+        self.position = self.add_weight(shape=(1, self.n_patches + 1, self.dim),
+                                        initializer=keras.initializers.RandomNormal(stddev=0.02),
+                                        name="position")
+        self.built = True
+
+    def call(self, images):
+        patches = self.project(images)
+        patches = ops.reshape(patches, (-1, self.n_patches, self.dim))
+        token = ops.tile(self.class_token, (ops.shape(patches)[0], 1, 1))
+        return ops.concatenate([token, patches], axis=1) + self.position
+
+    def get_config(self):
+        return {**super().get_config(), "image_size": self.image_size,
+                "patch_size": self.patch_size, "dim": self.dim}
