@@ -34,6 +34,7 @@ __all__ = [
     "greedy_decode",
     "masked_loss",
     "pad",
+    "replace_unknown",
     "tokenize",
 ]
 
@@ -314,6 +315,40 @@ def greedy_decode(translator: Translator, source_ids: np.ndarray, *, max_len: in
             outputs.append(ids[:stop])
             attentions.append(weights_m[row, : stop + 1, :n_src])
     return outputs, attentions
+
+
+def replace_unknown(words: Sequence[str], attention: np.ndarray, source: Sequence[str],
+                    dictionary: DictionaryTranslator | dict[str, str] | None = None,
+                    ) -> list[str]:
+    """Replace every ``<unk>`` the decoder wrote by the translation of the source word it
+    attended to most at that step (Luong et al. 2015, "Addressing the rare word problem"): the
+    dictionary's translation if it has one, else the source word itself (names are the commonest
+    unknown words, and many are spelled alike).
+
+    ``words`` are the decoded target words (no markers), ``attention`` their weights over the
+    source positions ``(len(words) [+ 1], source length)`` as :func:`greedy_decode` returns them,
+    and ``source`` the source tokens as the encoder saw them, markers included.
+
+    >>> att = np.array([[0.1, 0.8, 0.1, 0.0], [0.0, 0.1, 0.8, 0.1]])
+    >>> replace_unknown(["y", "<unk>"], att, ["<start>", "and", "moses", "<end>"], {"and": "y"})
+    ['y', 'moses']
+    """
+    attention = np.asarray(attention)
+    if attention.ndim != 2 or attention.shape[0] < len(words):
+        raise ValueError(f"attention must have one row per output word, got shape "
+                         f"{attention.shape} for {len(words)} words")
+    if attention.shape[1] != len(source):
+        raise ValueError(f"attention covers {attention.shape[1]} source positions but "
+                         f"{len(source)} source tokens were given; pass the tokens with their "
+                         f"<start> and <end> markers")
+    table = dictionary.table if isinstance(dictionary, DictionaryTranslator) else dictionary or {}
+    out = []
+    for word, weights in zip(words, attention, strict=False):
+        if word == SPECIALS[UNK]:
+            aligned = source[int(np.argmax(weights))]
+            word = table.get(aligned, aligned) if aligned not in SPECIALS else word
+        out.append(word)
+    return out
 
 
 # --- the dictionary baseline ----------------------------------------------------------------------

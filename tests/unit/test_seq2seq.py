@@ -113,3 +113,19 @@ def test_build_translator_validates_sizes():
         seq2seq.build_translator(10, 10, units=0)
     with pytest.raises(ValueError, match="dropout"):
         seq2seq.build_translator(10, 10, dropout=1.0)
+
+
+def test_replace_unknown_uses_the_attended_source_word_and_the_dictionary():
+    source = ["<start>", "moses", "said", "<end>"]
+    attention = np.array([[0.1, 0.1, 0.7, 0.1], [0.0, 0.9, 0.1, 0.0], [0.1, 0.1, 0.1, 0.7]])
+    dictionary = {"said": "dijo"}
+    out = seq2seq.replace_unknown(["<unk>", "<unk>", "<unk>"], attention, source, dictionary)
+    assert out == ["dijo", "moses", "<unk>"]  # an <end> marker is not a word to copy
+    assert seq2seq.replace_unknown(["y"], attention, source) == ["y"]
+
+
+def test_replace_unknown_rejects_attention_that_does_not_match_the_source():
+    with pytest.raises(ValueError, match="markers"):
+        seq2seq.replace_unknown(["<unk>"], np.ones((1, 2)), ["<start>", "a", "<end>"])
+    with pytest.raises(ValueError, match="one row per output word"):
+        seq2seq.replace_unknown(["a", "b"], np.ones((1, 3)), ["<start>", "a", "<end>"])
