@@ -113,3 +113,20 @@ def test_residual_block_without_skip_is_a_plain_block_of_the_same_size():
 def test_residual_block_rejects_flat_inputs_and_says_how_to_fix():
     with pytest.raises(ValueError, match="channel axis"):
         layers.residual_block(keras.Input((16,)), 4)
+
+
+def test_fashion_cnn_is_the_cnn_chapters_network():
+    model = layers.fashion_cnn()
+    assert model.count_params() == 50_186  # the number the CNN chapter prints
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [c.filters for c in convs] == [32, 64]
+    assert model.output_shape == (None, 10)
+    assert model.optimizer is not None  # compiled, ready to fit
+
+
+def test_fashion_cnn_puts_augmentation_in_front_and_rejects_flat_shapes():
+    flip = keras.layers.RandomFlip("horizontal", seed=0)
+    model = layers.fashion_cnn([flip])
+    assert model.layers[1] is flip
+    with pytest.raises(ValueError, match="channel axis"):
+        layers.fashion_cnn(input_shape=(28, 28))
