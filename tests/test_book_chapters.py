@@ -49,3 +49,16 @@ def test_chapter_outputs_hold_no_stderr_noise(path):
 def test_toc_lists_every_notebook_and_only_existing_files():
     problems = chapters.toc_problems(ROOT)
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_cells_hold_no_control_characters(path):
+    """A cell written from a Python string without r"" turns TeX such as \\approx or \\frac into
+    control characters (\\a, \\f) that MathJax then reports as an input error."""
+    import re
+
+    bad = [
+        (i, repr(m.group())) for i, cell in enumerate(chapters.read(path).cells)
+        for m in re.finditer(r"[\x00-\x08\x0b-\x1f\x7f]", cell.source)
+    ]
+    assert not bad, f"control characters in cells (index, char): {bad}; write the TeX with r'...'"
