@@ -282,7 +282,18 @@ def scaled_dot_product_attention(query, key, value, mask=None):
     >>> [round(float(a), 2) for a in np.asarray(w)[0, 1]]   # row 2 sees positions 1 and 2 only
     [0.36, 0.64, 0.0]
     """
-    d = ops.shape(query)[-1]
+    q_shape, k_shape, v_shape = (tuple(ops.shape(t)) for t in (query, key, value))
+    if min(len(q_shape), len(k_shape), len(v_shape)) < 2:
+        raise ValueError(f"query, key and value need shape (..., length, features), got "
+                         f"{q_shape}, {k_shape}, {v_shape}; add a batch or length axis")
+    def differ(a, b):  # only sizes known now; traced (None) sizes are checked by the backend
+        return isinstance(a, int) and isinstance(b, int) and a != b
+
+    if differ(q_shape[-1], k_shape[-1]) or differ(k_shape[-2], v_shape[-2]):
+        raise ValueError(f"query and key must share their feature size and key and value their "
+                         f"length, got query {q_shape}, key {k_shape}, value {v_shape}; project "
+                         f"them to matching sizes first (a Dense layer each)")
+    d = q_shape[-1]
     scores = ops.matmul(query, ops.swapaxes(key, -1, -2)) / ops.sqrt(ops.cast(d, query.dtype))
     if mask is not None:
         scores = ops.where(ops.cast(mask, "bool"), scores, ops.full_like(scores, -1e9))

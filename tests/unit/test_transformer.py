@@ -145,3 +145,14 @@ def test_generate_greedy_is_deterministic_and_respects_the_window():
     assert a.tolist() == b.tolist() and len(a) == 13 and a[:5].tolist() == [1, 2, 3, 4, 5]
     with pytest.raises(ValueError, match="non-empty"):
         models.generate(lm, [], 3, max_len=6)
+
+
+def test_attention_rejects_mismatched_shapes_with_the_fix():
+    q = np.zeros((1, 4, 8), dtype="float32")
+    with pytest.raises(ValueError, match="feature size"):
+        layers.scaled_dot_product_attention(q, np.zeros((1, 4, 6), "float32"),
+                                            np.zeros((1, 4, 6), "float32"))
+    with pytest.raises(ValueError, match="length"):
+        layers.scaled_dot_product_attention(q, q, np.zeros((1, 5, 8), "float32"))
+    with pytest.raises(ValueError, match="add a batch"):
+        layers.scaled_dot_product_attention(np.zeros(8, "float32"), q, q)
