@@ -43,7 +43,8 @@ __all__ = [
 _LAZY = {
     "data", "plot", "metrics", "chapters", "execute", "cli", "probes", "optim", "bench",
     "experiments", "diagnostics", "learning_curves", "layers", "sequences", "memory_tasks", "text",
-    "seq2seq", "models", "textclass", "pretraining", "lm",
+    "seq2seq", "models", "textclass", "pretraining", "lm", "yardstick", "checkpoints",
+    "autoencoders", "vae", "gan", "diffusion",
 }
 
 

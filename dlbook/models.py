@@ -7,6 +7,9 @@ attention read-out, masking for BERT-style pretraining, and sampling from a lang
 - :func:`causal_lm`, :func:`sample_logits`, :func:`generate` — GPT-style decoding.
 - :func:`vision_transformer` — ViT (Dosovitskiy et al. 2021).
 - :func:`attention_weights` — every block's attention maps for a batch of inputs.
+- ``VAE``, ``GAN``, ``DDPM`` — the Part IV generators, each a ``keras.Model`` with its own
+  ``train_step``; defined in :mod:`dlbook.vae`, :mod:`dlbook.gan` and :mod:`dlbook.diffusion`
+  and importable from here.
 
 >>> enc = transformer_encoder(vocab_size=50, max_len=12, dim=16, heads=2, depth=2)
 >>> tuple(enc(np.array([[4, 5, 6, 0]])).shape)
@@ -36,6 +39,17 @@ __all__ = [
     "transformer_encoder",
     "vision_transformer",
 ]
+
+#: generators that live in their own modules but belong to the model zoo
+_ELSEWHERE = {"VAE": "dlbook.vae", "GAN": "dlbook.gan", "DDPM": "dlbook.diffusion"}
+
+
+def __getattr__(name: str):
+    if name in _ELSEWHERE:
+        import importlib  # noqa: PLC0415
+
+        return getattr(importlib.import_module(_ELSEWHERE[name]), name)
+    raise AttributeError(f"module 'dlbook.models' has no attribute {name!r}")
 
 
 def _positive(**values) -> None:
