@@ -30,6 +30,7 @@ One number misleads (a sharp scribble can score better than a blurry but readabl
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from collections.abc import Mapping
 
@@ -118,6 +119,16 @@ class Yardstick:
         self.image_shape = image_shape
         self._features = keras.Model(classifier.inputs,
                                      classifier.get_layer("features").output)
+        self._cache: dict[tuple, np.ndarray] = {}  # real-image results reused across reports
+
+    def _cached(self, kind: str, arrays: tuple, compute):
+        """``compute()``, remembered for these exact arrays (by content, not identity): the
+        real reference and training images are scored again in every report."""
+        key = (kind,) + tuple(hashlib.sha1(np.ascontiguousarray(a).tobytes()).hexdigest()
+                              for a in arrays)
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
 
     @classmethod
     def fit(cls, x_train, y_train, *, epochs: int = 6, seed: int = 0) -> Yardstick:
@@ -169,7 +180,9 @@ class Yardstick:
     def frechet(self, samples, reference) -> float:
         """FID-like distance between generated ``samples`` and real ``reference`` images. It
         depends on the number of images: compare models at the same count."""
-        return frechet_distance(self.features(samples), self.features(reference))
+        reference_features = self._cached("features", (np.asarray(reference),),
+                                          lambda: self.features(reference))
+        return frechet_distance(self.features(samples), reference_features)
 
     def coverage(self, samples) -> dict:
         """How the samples spread over the classes, as the classifier sees them:
@@ -199,7 +212,8 @@ class Yardstick:
             t, r = t[:half], t[half:]
         else:
             r = self._prepare(reference, "reference").reshape(len(reference), -1)
-        nn_samples, nn_reference = _nearest(s, t), _nearest(r, t)
+        nn_samples = _nearest(s, t)
+        nn_reference = self._cached("nearest", (r, t), lambda: _nearest(r, t))
         return {"nn_distance": float(np.median(nn_samples)),
                 "reference_nn_distance": float(np.median(nn_reference)),
                 "nn_ratio": float(np.median(nn_samples) / np.median(nn_reference)),
@@ -217,10 +231,11 @@ class Yardstick:
 
 def _nearest(queries: np.ndarray, pool: np.ndarray, chunk: int = 512) -> np.ndarray:
     """Euclidean distance from each query row to its nearest pool row."""
-    pool_sq = np.sum(pool.astype("float64") ** 2, axis=1)
+    pool = pool.astype("float32")
+    pool_sq = np.sum(pool ** 2, axis=1)
     out = []
     for start in range(0, len(queries), chunk):
-        q = queries[start:start + chunk].astype("float64")
+        q = queries[start:start + chunk].astype("float32")
         d2 = np.sum(q ** 2, axis=1)[:, None] - 2 * q @ pool.T + pool_sq[None, :]
         out.append(np.sqrt(np.maximum(d2.min(axis=1), 0.0)))
     return np.concatenate(out)
