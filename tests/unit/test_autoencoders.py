@@ -31,7 +31,7 @@ def _loss(model, x):
 def test_a_train_step_reduces_the_loss_on_a_fixed_batch(build, batch):
     keras.utils.set_random_seed(0)
     model = build(8)
-    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), run_eagerly=True)
     before = _loss(model, batch)
     model.fit(batch, epochs=10, batch_size=len(batch), verbose=0)
     assert _loss(model, batch) < 0.5 * before
@@ -40,7 +40,7 @@ def test_a_train_step_reduces_the_loss_on_a_fixed_batch(build, batch):
 def test_denoising_scores_the_output_against_the_clean_images(batch):
     keras.utils.set_random_seed(0)
     model = A.dense_autoencoder(8, noise=0.4, hidden=(32,))
-    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), run_eagerly=True)
     noisy_in = model.corrupt(keras.ops.convert_to_tensor(batch))
     assert float(keras.ops.max(keras.ops.abs(noisy_in - batch))) > 0.1  # noise is on
     assert 0.0 <= float(keras.ops.min(noisy_in)) <= float(keras.ops.max(noisy_in)) <= 1.0
@@ -55,7 +55,7 @@ def test_denoising_scores_the_output_against_the_clean_images(batch):
 def test_fixed_pairs_train_towards_the_targets(batch):
     keras.utils.set_random_seed(0)
     model = A.dense_autoencoder(4, hidden=(32,))
-    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), run_eagerly=True)
     target = np.zeros_like(batch)
     model.fit(batch, target, epochs=20, batch_size=len(batch), verbose=0)
     assert model.reconstruct(batch).max() < 0.1

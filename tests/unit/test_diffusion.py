@@ -75,7 +75,7 @@ def test_a_train_step_reduces_the_noise_prediction_loss_on_a_fixed_batch():
         noisy = model.add_noise(2 * images - 1, t, noise)
         return float(np.mean((keras.ops.convert_to_numpy(model([noisy, t])) - noise) ** 2))
 
-    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), run_eagerly=True)
     before = fixed_loss()
     history = model.fit(images, batch_size=32, epochs=30, verbose=0).history
     after = fixed_loss()
@@ -84,7 +84,7 @@ def test_a_train_step_reduces_the_noise_prediction_loss_on_a_fixed_batch():
 
 
 def test_train_step_refuses_images_without_a_channel_axis(tiny):
-    tiny.compile(optimizer="adam")
+    tiny.compile(optimizer="adam", run_eagerly=True)
     with pytest.raises(ValueError, match=r"x\[\.\.\., None\]"):
         tiny.fit(np.zeros((8, 8, 8), dtype="float32"), batch_size=4, epochs=1, verbose=0)
 

@@ -36,7 +36,7 @@ def test_discriminator_steps_reduce_its_loss_on_a_fixed_batch(batch):
     keras.utils.set_random_seed(0)
     model = small_gan()
     model.compile(d_optimizer=keras.optimizers.Adam(1e-2),
-                  g_optimizer=keras.optimizers.Adam(0.0))  # generator frozen
+                  g_optimizer=keras.optimizers.Adam(0.0), run_eagerly=True)  # generator frozen
     before = d_loss_on(model, batch)
     model.fit(batch, epochs=20, batch_size=32, verbose=0)
     after = d_loss_on(model, batch)
@@ -47,7 +47,7 @@ def test_generator_steps_reduce_its_loss_against_a_fixed_discriminator(batch):
     keras.utils.set_random_seed(0)
     model = small_gan()
     model.compile(d_optimizer=keras.optimizers.Adam(0.0),  # discriminator frozen
-                  g_optimizer=keras.optimizers.Adam(1e-2))
+                  g_optimizer=keras.optimizers.Adam(1e-2), run_eagerly=True)
     before = g_loss_on(model, batch)
     model.fit(batch, epochs=10, batch_size=32, verbose=0)
     after = g_loss_on(model, batch)
@@ -57,7 +57,7 @@ def test_generator_steps_reduce_its_loss_against_a_fixed_discriminator(batch):
 def test_train_step_reports_the_four_metrics_in_range(batch):
     keras.utils.set_random_seed(0)
     model = small_gan(g_steps=2, smoothing=0.1)
-    model.compile()
+    model.compile(run_eagerly=True)
     logs = model.fit(batch, epochs=2, batch_size=16, verbose=0).history
     assert set(logs) == {"d_loss", "g_loss", "d_real", "d_fake"}
     assert all(0 <= p <= 1 for p in logs["d_real"] + logs["d_fake"])
@@ -68,7 +68,7 @@ def test_both_optimisers_move_only_their_own_network(batch):
     keras.utils.set_random_seed(0)
     model = small_gan()
     model.compile(d_optimizer=keras.optimizers.Adam(0.0),
-                  g_optimizer=keras.optimizers.Adam(1e-2))
+                  g_optimizer=keras.optimizers.Adam(1e-2), run_eagerly=True)
     d_before = [w.copy() for w in model.discriminator.get_weights()]
     g_before = [w.copy() for w in model.generator.get_weights()]
     model.fit(batch, epochs=1, batch_size=32, verbose=0)
@@ -108,7 +108,7 @@ def test_generate_is_seeded_and_in_the_unit_interval():
 def test_snapshots_record_the_start_and_every_kth_epoch(batch):
     keras.utils.set_random_seed(0)
     model = small_gan()
-    model.compile()
+    model.compile(run_eagerly=True)
     snaps = gan.Snapshots(model.noise(3), every=2, n_score=10,
                           score=lambda images: {"mean": float(images.mean())})
     model.fit(batch, epochs=4, batch_size=32, verbose=0, callbacks=[snaps])

@@ -24,7 +24,7 @@ def batch() -> np.ndarray:
 def test_a_train_step_reduces_the_loss_on_a_fixed_batch(batch):
     keras.utils.set_random_seed(0)
     model = small_vae()
-    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), run_eagerly=True)
     before = model.evaluate(batch, batch_size=32, verbose=0, return_dict=True)
     model.fit(batch, epochs=40, batch_size=32, verbose=0)
     after = model.evaluate(batch, batch_size=32, verbose=0, return_dict=True)
