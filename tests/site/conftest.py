@@ -231,10 +231,9 @@ def traffic() -> Traffic:
     return Traffic()
 
 
-@pytest.fixture
-def page(browser, server: str, traffic: Traffic):
-    """A fresh browser page whose requests to any host but the test server are aborted and
-    recorded in ``traffic``, along with failed requests, HTTP errors and JavaScript errors."""
+def open_gated_page(browser, server: str, traffic: Traffic):
+    """A browser context and page whose requests to any host but the test server are aborted
+    and recorded in ``traffic``, along with failed requests, HTTP errors and JavaScript errors."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(15_000)
 
@@ -261,5 +260,12 @@ def page(browser, server: str, traffic: Traffic):
         else None,
     )
     page.on("pageerror", lambda error: traffic.page_errors.append(f"{page.url}: {error}"))
+    return context, page
+
+
+@pytest.fixture
+def page(browser, server: str, traffic: Traffic):
+    """A fresh gated browser page (see :func:`open_gated_page`)."""
+    context, page = open_gated_page(browser, server, traffic)
     yield page
     context.close()

@@ -13,11 +13,15 @@ import re
 import shutil
 import subprocess
 import sys
+import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from anchors import check_anchors
+
+from conftest import Traffic, open_gated_page
 
 ARTICLE_HEADING = "article h1"
 SIDEBAR_LINKS = "nav.bd-docs-nav a.reference"
@@ -97,16 +101,65 @@ def _fail_on_requests(traffic) -> None:
     _fail_on({"browser requests": traffic.problems()}, "requests that left 127.0.0.1, failed or got an HTTP error")
 
 
-def test_every_page_loads_without_external_or_failed_requests(page, traffic, server, pages, chapters):
-    problems: dict[str, list[str]] = {}
-    for rel in pages:
-        traffic.clear()
-        # networkidle: also catch what scripts fetch after the load event (MathJax fonts, search)
-        _open(page, server + rel, wait_until="networkidle")
-        found = traffic.problems() + [f"JavaScript error: {e}" for e in traffic.page_errors]
-        if not page.locator(ARTICLE_HEADING).first.is_visible():
-            found.append("no visible article heading (article h1)")
-        problems[rel] = found
+MATH_READY = """() => { const m = document.querySelectorAll("article .math");
+  return m.length > 0 && document.querySelectorAll("article .math mjx-container").length >= m.length; }"""
+
+
+@dataclass
+class Visit:
+    """What one page load showed, for the tests below to share: request problems, JavaScript
+    errors, a heading, the images, and on chapters the Colab and download links, on pages with
+    maths what MathJax made of it."""
+
+    problems: list[str]
+    errors: list[str]
+    heading_visible: bool
+    images: list[dict]
+    colab_links: list[str] = field(default_factory=list)
+    download_link: str | None = None
+    maths: dict | None = None
+
+
+def _visit(page, traffic, url: str, *, chapter: bool, has_math: bool) -> Visit:
+    traffic.clear()
+    # networkidle: also catch what scripts fetch after the load event (MathJax fonts, search)
+    _open(page, url, wait_until="networkidle")
+    visit = Visit([], [], page.locator(ARTICLE_HEADING).first.is_visible(), page.evaluate(IMAGES))
+    if has_math:
+        try:
+            page.wait_for_function(MATH_READY, timeout=15_000)
+        except Exception:  # noqa: BLE001 - the maths test reports what the page shows
+            pass
+        visit.maths = page.evaluate(MATH_STATE)
+    if chapter:
+        visit.colab_links = page.eval_on_selector_all(f'a[href^="{COLAB_PREFIX}"]', "els => els.map(a => a.href)")
+        page.locator(".dropdown-download-buttons button.dropdown-toggle").click()
+        item = page.locator('.dropdown-download-buttons a[href$=".ipynb"]')
+        item.wait_for(state="visible")  # the reader can see and click it
+        visit.download_link = item.evaluate("a => a.href")
+    visit.problems, visit.errors = traffic.problems(), list(traffic.page_errors)
+    return visit
+
+
+@pytest.fixture(scope="module")
+def visits(browser, server, site_dir, pages, chapters) -> dict[str, Visit]:
+    """Every page opened once, in one gated browser page (see conftest.open_gated_page)."""
+    traffic = Traffic()
+    context, page = open_gated_page(browser, server, traffic)
+    try:
+        return {rel: _visit(page, traffic, server + rel, chapter=rel in chapters,
+                            has_math=bool(MATH_CLASS.search((site_dir / rel).read_text())))
+                for rel in pages}
+    finally:
+        context.close()
+
+
+def test_every_page_loads_without_external_or_failed_requests(visits, pages, chapters):
+    problems = {
+        rel: v.problems + [f"JavaScript error: {e}" for e in v.errors]
+        + ([] if v.heading_visible else ["no visible article heading (article h1)"])
+        for rel, v in visits.items()
+    }
     assert set(chapters) <= set(pages)
     _fail_on(problems, "pages that did not load cleanly")
 
@@ -144,43 +197,28 @@ def test_sidebar_navigation_reaches_every_chapter(page, traffic, server, pages, 
     _fail_on_requests(traffic)
 
 
-def test_every_image_loads(page, traffic, server, pages, chapters):
-    problems: dict[str, list[str]] = {}
-    plots: dict[str, int] = {}
-    for rel in pages:
-        _open(page, server + rel)
-        images = page.evaluate(IMAGES)
-        problems[rel] = [f"image did not load: {img['src']}" for img in images if img["width"] <= 0]
-        plots[rel] = sum(1 for img in images if img["output"] and img["width"] > 0)
+def test_every_image_loads(visits, chapters):
+    problems = {rel: [f"image did not load: {img['src']}" for img in v.images if img["width"] <= 0]
+                for rel, v in visits.items()}
     _fail_on(problems, "broken images")
+    plots = {rel: sum(1 for img in v.images if img["output"] and img["width"] > 0)
+             for rel, v in visits.items()}
     without_plots = [rel for rel in chapters if plots.get(rel, 0) == 0]
     assert not without_plots, f"chapter pages showing no plot (no image in a cell output): {without_plots}"
-    _fail_on_requests(traffic)
 
 
-def test_math_renders_offline(page, traffic, server, site_dir, pages):
-    with_math = [rel for rel in pages if MATH_CLASS.search((site_dir / rel).read_text())]
+def test_math_renders_offline(visits):
+    with_math = {rel: v.maths for rel, v in visits.items() if v.maths is not None}
     assert with_math, "no page of the book contains maths (class=\"math\"): the chapters should"
     problems: dict[str, list[str]] = {}
-    for rel in with_math:
-        _open(page, server + rel)
-        try:
-            page.wait_for_function(
-                """() => { const m = document.querySelectorAll("article .math");
-                   return m.length > 0 && document.querySelectorAll("article .math mjx-container").length >= m.length; }""",
-                timeout=15_000,
-            )
-        except Exception:  # noqa: BLE001 - reported below with what the page shows
-            pass
-        state = page.evaluate(MATH_STATE)
+    for rel, state in with_math.items():
         found = []
         if state["rendered"] < state["formulas"]:
             found.append(f"{state['rendered']} of {state['formulas']} formulas rendered by MathJax")
         found += [f"raw TeX shown: {raw[:80]!r}" for raw in state["raw"]]
         found += [f"TeX error: {err[:80]!r}" for err in state["errors"]]
         found += [f"TeX delimiters in the text: {m.group()!r}" for m in RAW_TEX.finditer(state["prose"])]
-        problems[rel] = found + traffic.problems()
-        traffic.clear()
+        problems[rel] = found
     _fail_on(problems, "maths not rendered offline")
 
 
@@ -212,32 +250,24 @@ def test_search_finds_a_chapter(page, traffic, server, chapters):
     _fail_on_requests(traffic)
 
 
-def test_notebook_download_button_serves_the_ipynb(page, traffic, server, chapters):
+def test_notebook_download_button_serves_the_ipynb(visits, chapters):
     for chapter in chapters:
-        _open(page, server + chapter)
-        page.locator(".dropdown-download-buttons button.dropdown-toggle").click()
-        item = page.locator('.dropdown-download-buttons a[href$=".ipynb"]')
-        item.wait_for(state="visible")
-        href = item.evaluate("a => a.href")
+        href = visits[chapter].download_link
         expected = "/_sources/" + chapter.removesuffix(".html") + ".ipynb"
-        assert urlsplit(href).path == expected, f"{chapter}: download link {href}, expected {expected}"
-        response = page.request.get(href)
-        assert response.ok, f"{href} answered {response.status}"
-        notebook = json.loads(response.body())
+        assert href and urlsplit(href).path == expected, f"{chapter}: download link {href}, expected {expected}"
+        with urllib.request.urlopen(href, timeout=10) as response:
+            notebook = json.loads(response.read())
         assert notebook.get("nbformat") == 4, f"{href} is not an nbformat 4 notebook"
         assert isinstance(notebook.get("cells"), list) and notebook["cells"], f"{href} has no cells"
-    _fail_on_requests(traffic)
 
 
-def test_chapter_page_shows_colab_link(page, traffic, server, chapters):
+def test_chapter_page_shows_colab_link(visits, chapters):
     for chapter in chapters:
-        _open(page, server + chapter)
-        hrefs = page.eval_on_selector_all(f'a[href^="{COLAB_PREFIX}"]', "els => els.map(a => a.href)")
+        hrefs = visits[chapter].colab_links
         notebook = "/" + chapter.removesuffix(".html") + ".ipynb"
         assert any(h.endswith(notebook) for h in hrefs), (
             f"{chapter} has no Colab link to {notebook.lstrip('/')}; Colab links found: {hrefs}"
         )
-    _fail_on_requests(traffic)  # the Colab links were never followed
 
 
 def test_internal_links_are_not_broken(server, pages):
