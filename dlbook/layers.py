@@ -16,6 +16,10 @@ explains it.
   :func:`multi_head_attention_by_hand` (checked equal to Keras' layer), and the layers
   :class:`TokenAndPositionEmbedding`, :class:`TransformerBlock` and :class:`PatchEmbedding`;
   :mod:`dlbook.models` assembles them into whole models.
+- Part V keeps its layers beside their chapters' other helpers, re-exported here: the spiking
+  :class:`~dlbook.spiking.LIFCell` (:mod:`dlbook.spiking`) and the graph layers
+  :class:`~dlbook.graphs.GraphConv` and :class:`~dlbook.graphs.MessagePassing`
+  (:mod:`dlbook.graphs`).
 
 >>> model = mlp((64, 32), input_shape=(8, 8), n_classes=10)
 >>> model.count_params() == (64 * 64 + 64) + (64 * 32 + 32) + (32 * 10 + 10)
@@ -536,3 +540,16 @@ class PatchEmbedding(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "image_size": self.image_size,
                 "patch_size": self.patch_size, "dim": self.dim}
+
+
+#: layers that live in their own modules (with the chapter's other helpers)
+_ELSEWHERE = {"LIFCell": "dlbook.spiking", "GraphConv": "dlbook.graphs",
+              "MessagePassing": "dlbook.graphs"}
+
+
+def __getattr__(name: str):
+    if name in _ELSEWHERE:
+        import importlib  # noqa: PLC0415
+
+        return getattr(importlib.import_module(_ELSEWHERE[name]), name)
+    raise AttributeError(f"module 'dlbook.layers' has no attribute {name!r}")

@@ -40,8 +40,10 @@ __all__ = [
     "vision_transformer",
 ]
 
-#: generators that live in their own modules but belong to the model zoo
-_ELSEWHERE = {"VAE": "dlbook.vae", "GAN": "dlbook.gan", "DDPM": "dlbook.diffusion"}
+#: models that live in their own modules (with the chapter's other helpers) but belong to the zoo
+_ELSEWHERE = {"VAE": "dlbook.vae", "GAN": "dlbook.gan", "DDPM": "dlbook.diffusion",
+              "RBM": "dlbook.rbm", "NodeClassifier": "dlbook.graphs",
+              "GraphRegressor": "dlbook.graphs"}
 
 
 def __getattr__(name: str):
