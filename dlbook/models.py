@@ -42,7 +42,7 @@ __all__ = [
 
 #: models that live in their own modules (with the chapter's other helpers) but belong to the zoo
 _ELSEWHERE = {"VAE": "dlbook.vae", "GAN": "dlbook.gan", "DDPM": "dlbook.diffusion",
-              "RBM": "dlbook.rbm", "NodeClassifier": "dlbook.graphs",
+              "NodeClassifier": "dlbook.graphs",
               "GraphRegressor": "dlbook.graphs"}
 
 
