@@ -184,7 +184,7 @@ class DDPM(keras.Model):
     longer dominate the loss. ``min_snr=None`` is the plain loss of Ho et al. (2020).
 
     >>> model = DDPM(build_unet((8, 8, 1), widths=(8, 16), time_dim=16), timesteps=50)
-    >>> model.compile(optimizer="adam", run_eagerly=True)  # two steps: tracing would cost more
+    >>> model.compile(optimizer="adam")
     >>> x = np.random.default_rng(0).random((16, 8, 8, 1)).astype("float32")
     >>> sorted(model.fit(x, batch_size=8, epochs=1, verbose=0).history)
     ['loss', 'mse']
