@@ -43,7 +43,7 @@ __all__ = [
 #: models that live in their own modules (with the chapter's other helpers) but belong to the zoo
 _ELSEWHERE = {"VAE": "dlbook.vae", "GAN": "dlbook.gan", "DDPM": "dlbook.diffusion",
               "NodeClassifier": "dlbook.graphs",
-              "GraphRegressor": "dlbook.graphs"}
+              "GraphRegressor": "dlbook.graphs", "RBM": "dlbook.rbm"}
 
 
 def __getattr__(name: str):

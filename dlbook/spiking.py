@@ -36,6 +36,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from dlbook.checks import positive_int as _positive_int
+from dlbook.checks import unit_batch
 from dlbook.config import import_keras
 
 keras = import_keras()
@@ -65,12 +67,6 @@ memory traffic, routing and idle power: it is not a measurement of any chip."""
 # --- input checks -------------------------------------------------------------------------------
 
 
-def _positive_int(value, what: str) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{what} must be a positive int, got {value!r}")
-    return int(value)
-
-
 def _positive_float(value, what: str, *, allow_inf: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
             or math.isnan(value) or value <= 0 or (math.isinf(value) and not allow_inf):
@@ -95,20 +91,9 @@ def _reset(value) -> str:
 
 def _intensities(x, what: str = "images") -> np.ndarray:
     """Validate a non-empty batch of intensities in [0, 1]; return it as float32."""
-    x = np.asarray(x)
-    if x.dtype.kind not in "fiub":
-        raise ValueError(f"{what} must be numeric, got dtype {x.dtype}")
-    if x.ndim < 2 or len(x) == 0:
-        raise ValueError(f"{what} must be a non-empty batch shaped (n, ...), got shape {x.shape};"
-                         f" a single image needs x[None]")
-    x = x.astype("float32")
-    if not np.isfinite(x).all():
-        raise ValueError(f"{what} contain NaN or inf values")
-    if x.min() < 0 or x.max() > 1:
-        raise ValueError(f"{what} must be intensities in [0, 1] (spike probabilities), got "
-                         f"values from {x.min():.3g} to {x.max():.3g}; scale them first, e.g. "
-                         f"x / 16 for scikit-learn digits or x / 255 for 8-bit images")
-    return x
+    return unit_batch(x, what, example="image",
+                      hint="they are spike probabilities: scale them first, e.g. x / 16 for "
+                           "scikit-learn digits or x / 255 for 8-bit images")
 
 
 # --- the spike and its surrogate gradient -------------------------------------------------------
