@@ -44,7 +44,8 @@ _LAZY = {
     "data", "plot", "metrics", "chapters", "execute", "cli", "probes", "optim", "bench",
     "experiments", "diagnostics", "learning_curves", "layers", "sequences", "memory_tasks", "text",
     "seq2seq", "models", "textclass", "pretraining", "lm", "yardstick", "checkpoints",
-    "autoencoders", "vae", "gan", "diffusion", "spiking", "graphs", "multimodal", "rbm", "checks", "rl",
+    "autoencoders", "vae", "gan", "diffusion", "spiking", "graphs", "multimodal", "rbm", "checks",
+    "rl", "fewshot",
 }
 
 
