@@ -13,11 +13,12 @@ ValueError: data must lie in [0, 1], got values from 0 to 255; divide 8-bit imag
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-__all__ = ["positive_int", "unit_batch"]
+__all__ = ["positive_int", "positive_number", "unit_batch"]
 
 
 def positive_int(value: Any, what: str) -> int:
@@ -31,6 +32,24 @@ def positive_int(value: Any, what: str) -> int:
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{what} must be a positive int, got {value!r}")
     return int(value)
+
+
+def positive_number(value: Any, what: str, *, allow_inf: bool = False, hint: str = "") -> float:
+    """``value`` as a ``float`` if it is a real number > 0 and finite (``allow_inf`` admits
+    ``inf``); ``hint`` is added to the message to say what the number means.
+
+    >>> positive_number(0.5, "slope")
+    0.5
+    >>> positive_number(0, "temperature", hint="1 leaves the softmax as it is")
+    Traceback (most recent call last):
+        ...
+    ValueError: temperature must be a positive finite number (1 leaves the softmax as it is), got 0
+    """
+    number = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
+    if not number or math.isnan(value) or value <= 0 or (math.isinf(value) and not allow_inf):
+        note = f" ({hint})" if hint else ""
+        raise ValueError(f"{what} must be a positive finite number{note}, got {value!r}")
+    return float(value)
 
 
 def unit_batch(x: Any, what: str = "data", *, hint: str = "scale it into [0, 1] first",

@@ -41,6 +41,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from dlbook.checks import positive_int as _positive_int
+from dlbook.checks import positive_number
 from dlbook.config import import_keras
 
 keras = import_keras()
@@ -70,11 +71,8 @@ def _fraction(value, what: str, *, closed: bool = False) -> float:
 
 
 def _temperature(value) -> float:
-    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
-    if not ok or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"temperature must be a positive finite number (1 leaves the softmax "
-                         f"as it is; 2-8 softens it), got {value!r}")
-    return float(value)
+    return positive_number(value, "temperature", hint="1 leaves the softmax as it is; 2-8 "
+                                                      "softens it")
 
 
 def _scope(value) -> str:

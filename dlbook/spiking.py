@@ -37,6 +37,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from dlbook.checks import positive_int as _positive_int
+from dlbook.checks import positive_number as _positive_float
 from dlbook.checks import unit_batch
 from dlbook.config import import_keras
 
@@ -65,13 +66,6 @@ memory traffic, routing and idle power: it is not a measurement of any chip."""
 
 
 # --- input checks -------------------------------------------------------------------------------
-
-
-def _positive_float(value, what: str, *, allow_inf: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
-            or math.isnan(value) or value <= 0 or (math.isinf(value) and not allow_inf):
-        raise ValueError(f"{what} must be a positive finite number, got {value!r}")
-    return float(value)
 
 
 def _beta(value) -> float:
