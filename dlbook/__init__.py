@@ -45,7 +45,7 @@ _LAZY = {
     "experiments", "diagnostics", "learning_curves", "layers", "sequences", "memory_tasks", "text",
     "seq2seq", "models", "textclass", "pretraining", "lm", "yardstick", "checkpoints",
     "autoencoders", "vae", "gan", "diffusion", "spiking", "graphs", "multimodal", "rbm", "checks",
-    "rl", "fewshot", "nas", "compression", "transfer", "contrastive",
+    "rl", "fewshot", "nas", "compression", "transfer", "contrastive", "anomaly",
 }
 
 
