@@ -46,7 +46,7 @@ _LAZY = {
     "seq2seq", "models", "textclass", "pretraining", "lm", "yardstick", "checkpoints",
     "autoencoders", "vae", "gan", "diffusion", "spiking", "graphs", "multimodal", "rbm", "checks",
     "rl", "fewshot", "nas", "compression", "transfer", "contrastive", "anomaly",
-    "security", "recsys", "forecasting",
+    "security", "recsys", "forecasting", "finance",
 }
 
 
