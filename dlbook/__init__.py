@@ -46,7 +46,8 @@ _LAZY = {
     "seq2seq", "models", "textclass", "pretraining", "lm", "yardstick", "checkpoints",
     "autoencoders", "vae", "gan", "diffusion", "spiking", "graphs", "multimodal", "rbm", "checks",
     "rl", "fewshot", "nas", "compression", "transfer", "contrastive", "anomaly",
-    "security", "recsys", "forecasting", "finance",
+    "security", "recsys", "forecasting", "finance", "survival",
+    "segmentation",
 }
 
 
