@@ -106,6 +106,10 @@ def expected_cost(y: Any, p: Any, threshold: float, *, cost_fn: float = 5.0,
     p = _probs(p, y.size)
     fn = positive_number(cost_fn, "cost_fn")
     fp = positive_number(cost_fp, "cost_fp")
+    if (isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating))
+            or not 0 <= threshold <= 1):
+        raise ValueError(f"threshold must be a probability from 0 to 1 (scores above it are "
+                         f"refused), got {threshold!r}")
     refuse = p > threshold
     return round(float((fn * (y & ~refuse)).sum() + fp * ((1 - y) & refuse).sum()) / y.size, 4)
 

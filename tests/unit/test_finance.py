@@ -240,3 +240,9 @@ def test_diebold_mariano_detects_a_better_forecast_and_not_an_equal_one():
 
 def test_window_lstm_shape():
     assert finance.window_lstm(10, units=3).output_shape == (None, 1)
+
+
+@pytest.mark.parametrize("threshold", [1.5, -0.1, float("nan"), "0.5", True])
+def test_expected_cost_rejects_a_threshold_that_is_not_a_probability(threshold):
+    with pytest.raises(ValueError, match="threshold must be a probability from 0 to 1"):
+        finance.expected_cost([0, 1], [0.2, 0.8], threshold)
