@@ -2,12 +2,18 @@
 # Install the Debian packages the tests need, only those missing:
 #   dataset-fashion-mnist  the Fashion-MNIST data (dlbook.data, chapters)
 #   sword-text-web, sword-text-sparv  public-domain English and Spanish Bibles (translation chapter)
+#   espeak-ng              the speech synthesiser the speech chapter trains its keyword spotter on
+#   asterisk-core-sounds-en-wav  real recorded digits, the speech chapter's test set
+#   fortunes               topic-labelled short texts (the language-at-work chapter's tickets)
 #   chromium               the real browser the site tests drive (Playwright; never downloaded)
 set -euo pipefail
 need=()
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
 [ -d /usr/share/sword/modules/texts/ztext/engWEB2015eb ] || need+=(sword-text-web)
 [ -d /usr/share/sword/modules/texts/ztext/spaRV1909eb ] || need+=(sword-text-sparv)
+[ -x /usr/bin/espeak-ng ] || need+=(espeak-ng)
+[ -f /usr/share/asterisk/sounds/en_US_f_Allison/digits/0.wav ] || need+=(asterisk-core-sounds-en-wav)
+[ -f /usr/share/games/fortunes/computers ] || need+=(fortunes)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 
