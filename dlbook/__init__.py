@@ -47,7 +47,7 @@ _LAZY = {
     "autoencoders", "vae", "gan", "diffusion", "spiking", "graphs", "multimodal", "rbm", "checks",
     "rl", "fewshot", "nas", "compression", "transfer", "contrastive", "anomaly",
     "security", "recsys", "forecasting", "finance", "survival",
-    "segmentation",
+    "segmentation", "detection", "maintenance", "restoration", "routing", "speech", "tracing",
 }
 
 
