@@ -48,6 +48,7 @@ _LAZY = {
     "rl", "fewshot", "nas", "compression", "transfer", "contrastive", "anomaly",
     "security", "recsys", "forecasting", "finance", "survival",
     "segmentation", "detection", "maintenance", "restoration", "routing", "speech", "tracing",
+    "serving", "edge", "explain", "adversarial", "fairness", "drift", "cost",
 }
 
 
