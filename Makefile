@@ -10,14 +10,18 @@ STAMP := $(VENV)/.dlbook-installed
 # in 977 s with four workers, where CI had taken 1,344 s with two.
 JOBS ?= 4
 NB ?=
+# `make execute` re-runs only chapters whose stored outputs are stale (code changed, never run,
+# errors), EXECUTE_JOBS at a time; NB=path runs that chapter alone, stale or not.
+EXECUTE_JOBS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system book test test-unit test-notebooks test-site execute lint clean constraints
+.PHONY: help setup system book test test-unit test-notebooks test-site execute bench lint clean constraints
 
 help:
 	@echo "make book     build the site into _build/html from the notebooks' stored outputs"
 	@echo "make test     run every test: dlbook unit tests, notebooks (test profile), site in Chromium"
-	@echo "make execute  re-run notebooks at the book profile and store outputs (NB=path for one)"
+	@echo "make execute  re-run stale notebooks at the book profile, 2 at a time (NB=path for one)"
+	@echo "make bench    train the reference models; write benchmarks/<machine-kind>.json and .md"
 	@echo "make lint     ruff on dlbook/, tests/ and the notebooks' code"
 
 # Python packages: the ranges in pyproject.toml, pinned by constraints.txt.
@@ -55,7 +59,15 @@ test-site: $(STAMP) system
 	$(BIN)/python -m pytest tests/site
 
 execute: $(STAMP) system
+ifeq ($(strip $(NB)),)
+	$(BIN)/dlbook execute --stale-only --jobs $(EXECUTE_JOBS)
+else
 	$(BIN)/dlbook execute $(NB)
+endif
+
+# A benchmark, not a test: about 30 s on 2 CPU cores (see book/benchmarks.md).
+bench: $(STAMP)
+	$(BIN)/dlbook bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check dlbook tests notebooks

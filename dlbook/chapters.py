@@ -279,25 +279,98 @@ def chapters(root: Path) -> list[Chapter]:
     return [Chapter.load(p) for p in notebooks(root)]
 
 
+def _part_captions(root: Path) -> dict[str, str]:
+    """``{toc entry: caption of the part that lists it}`` from ``_toc.yml``."""
+    try:
+        toc = yaml.safe_load((root / "_toc.yml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+    found: dict[str, str] = {}
+
+    def walk(node: Any, caption: str) -> None:
+        if isinstance(node, dict):
+            if "file" in node:
+                found[str(Path(str(node["file"])).with_suffix(""))] = caption
+            for value in node.values():
+                walk(value, caption)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, caption)
+
+    for part in toc.get("parts", []) if isinstance(toc, dict) else []:
+        if isinstance(part, dict):
+            walk(part.get("chapters", []), str(part.get("caption", "")))
+    return found
+
+
+def _total(values: list[float]) -> str:
+    """A sum of runtimes: seconds or minutes like a chapter's, hours past 90 minutes."""
+    if not values:
+        return "–"
+    total = sum(values)
+    return _fmt_seconds(total) if total < 5400 else f"{total / 3600:.1f} h"
+
+
 def execution_report(root: Path) -> str:
-    """A MyST page listing every chapter's stored profile, runtimes and freshness."""
+    """A MyST page listing every chapter's stored profile, runtimes (and how many chapters ran
+    at once when they were measured), freshness, and the total time per part and for the book.
+    """
     rows = []
+    parts: dict[str, dict[str, list[float]]] = {}
+    captions = _part_captions(root)
+    parallel = unrecorded = 0
     for ch in chapters(root):
         rel = ch.path.relative_to(root).with_suffix("").as_posix()
         times = " · ".join(f"{k} {_fmt_seconds(v)}" for k, v in sorted(ch.runtime_s.items(), key=lambda kv: kv[0] != "test"))
         status = "current" if not ch.stale else "**stale**: " + "; ".join(ch.stale)
         meta = run_metadata(read(ch.path))
-        rows.append(f"| {{doc}}`/{rel}` | {ch.profile or '–'} | {times or '–'} | {meta.get('executed', '–')} | {status} |")
+        jobs = meta.get("parallel_jobs")
+        parallel += bool(jobs and jobs > 1)
+        unrecorded += jobs is None
+        jobs_cell = "–" if jobs is None else ("alone" if jobs == 1 else f"{jobs} at once")
+        rows.append(f"| {{doc}}`/{rel}` | {ch.profile or '–'} | {times or '–'} | {jobs_cell} | "
+                    f"{meta.get('executed', '–')} | {status} |")
+        inside = ch.path.relative_to(root / NOTEBOOK_DIR).parts
+        part = captions.get(rel) or (inside[0] if len(inside) > 1 else NOTEBOOK_DIR)
+        sums = parts.setdefault(part, {"test": [], "book": [], "n": []})
+        sums["n"].append(1.0)
+        for profile in ("test", "book"):
+            if profile in ch.runtime_s:
+                sums[profile].append(float(ch.runtime_s[profile]))
+    part_rows = [f"| {part} | {len(s['n'])} | {_total(s['test'])} | {_total(s['book'])} |"
+                 for part, s in parts.items()]
+    all_test = [t for s in parts.values() for t in s["test"]]
+    all_book = [t for s in parts.values() for t in s["book"]]
+    n_all = sum(len(s["n"]) for s in parts.values())
+    note = (" The *measured* column says whether a chapter ran alone or beside others "
+            "(`dlbook execute --jobs N`): times measured in parallel are inflated on a 2-core "
+            "machine, so compare only those measured alone")
+    if parallel:
+        note += f"; {parallel} of the {n_all} chapters were measured in parallel"
+    if unrecorded:
+        note += (f"; for {unrecorded} it is not recorded (–: stored before `dlbook execute` "
+                 "recorded it)")
+    note += "."
     return "\n".join([
         "# Execution report",
         "",
         "Every chapter's outputs on this site were stored by `dlbook execute` at the `book` "
         "profile on a 2-core CPU. The table is generated from each notebook's metadata when the "
-        "site is built; the tests fail if any stored output is stale.",
+        "site is built; the tests fail if any stored output is stale." + note,
         "",
-        "| chapter | stored profile | runtime | executed | outputs |",
-        "|---|---|---|---|---|",
+        "| chapter | stored profile | runtime | measured | executed | outputs |",
+        "|---|---|---|---|---|---|",
         *rows,
+        "",
+        "## Time per part",
+        "",
+        "The serial sum: how long running the chapters one after another takes at each profile "
+        "(`make execute` runs two at a time, `make test` four).",
+        "",
+        "| part | chapters | test | book |",
+        "|---|--:|--:|--:|",
+        *part_rows,
+        f"| **all** | **{n_all}** | **{_total(all_test)}** | **{_total(all_book)}** |",
         "",
     ])
 

@@ -2,6 +2,8 @@
 
     dlbook list                       chapters with stored profile, runtime and freshness
     dlbook execute [PATH ...]         run chapters at the book profile and store their outputs
+                                      (--stale-only: changed ones; --jobs N: N at a time)
+    dlbook bench [--models ...]       train the reference models; write benchmarks/<kind>.json/.md
     dlbook new PATH --title TITLE     start a chapter from the template that meets the contract
     dlbook report [-o FILE]           the execution-report page for the site
     dlbook data list | info NAME | fetch NAME
@@ -11,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,7 +43,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_execute(args: argparse.Namespace) -> int:
-    from dlbook.execute import execute
+    from dlbook.execute import execute_many, report_outcome
 
     root = _root(args)
     paths = [Path(p).resolve() for p in args.paths] or ch.notebooks(root)
@@ -50,17 +53,57 @@ def cmd_execute(args: argparse.Namespace) -> int:
         return 2
     if args.stale_only:
         paths = [p for p in paths if ch.stale_reasons(ch.read(p))]
-    from nbclient.exceptions import CellExecutionError
+        if not paths:
+            print("every chapter's stored outputs are current; nothing to run")
+            return 0
+    if args.jobs > 1 and len(paths) > 1:
+        print(f"running {len(paths)} chapters, {min(args.jobs, len(paths))} at a time "
+              "(runtimes measured in parallel are inflated; each notebook records how many ran "
+              "at once)", flush=True)
+    failed = 0
+    for outcome in execute_many(paths, jobs=args.jobs, time_test=not args.no_test_timing,
+                                timeout=args.timeout):
+        failed += not outcome.ok
+        report_outcome(outcome, root, lambda line: print(line, flush=True),
+                       lambda line: print(line, file=sys.stderr, flush=True))
+    if failed:
+        print(f"error: {failed} of {len(paths)} chapters failed", file=sys.stderr)
+    return 1 if failed else 0
 
-    for path in paths:
-        try:
-            meta = execute(path, time_test=not args.no_test_timing, timeout=args.timeout)
-        except CellExecutionError as why:
-            print(f"error: {path.relative_to(root)} failed; its stored outputs are unchanged.\n{why}",
-                  file=sys.stderr)
-            return 1
-        times = ", ".join(f"{k} {v:.0f} s" for k, v in meta["runtime_s"].items())
-        print(f"stored {path.relative_to(root)} ({times})")
+
+def _positive(value: str) -> int:
+    try:
+        jobs = int(value)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {value!r}")
+    return jobs
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from dlbook import benchmark
+
+    root = _root(args)
+    if args.kind and not re.fullmatch(r"[a-z0-9][a-z0-9-]*", args.kind):
+        raise ValueError(f"--kind names a file: use lower-case letters, digits and '-', "
+                         f"e.g. cpu-laptop-8core, not {args.kind!r}")
+    out = Path(args.out) if args.out else root / "benchmarks"
+    if not out.is_absolute():
+        out = Path.cwd() / out
+    page = None if args.no_page else root / "book" / "benchmarks.md"
+    if page is not None and not page.is_file():
+        page = None
+    result = benchmark.run_benchmark(args.models, steps=args.steps, warmup=args.warmup,
+                                     matmul_n=args.matmul_size,
+                                     progress=lambda line: print(line, flush=True))
+    if args.kind:
+        result["kind"] = args.kind
+    json_path, md_path = benchmark.write_results(result, out, page)
+    print()
+    print(benchmark.to_markdown(result))
+    where = ", ".join(str(p) for p in (json_path, md_path, page) if p is not None)
+    print(f"\nwrote {where}")
     return 0
 
 
@@ -137,7 +180,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stale-only", action="store_true", help="only chapters whose outputs are stale")
     p.add_argument("--no-test-timing", action="store_true", help="skip the timed test-profile run")
     p.add_argument("--timeout", type=int, default=900, help="per-cell timeout in seconds")
+    p.add_argument("--jobs", "-j", type=_positive, default=1,
+                   help="chapters run at once, each in its own kernel (default 1; runtimes "
+                        "measured in parallel are inflated, and each notebook records N)")
     p.set_defaults(func=cmd_execute)
+
+    p = sub.add_parser("bench", help="benchmark training speed on the reference models")
+    p.add_argument("--models", nargs="+", metavar="NAME",
+                   help="reference models to run: mlp cnn lstm transformer vit (default: all)")
+    p.add_argument("--steps", type=_positive, default=30, help="timed training steps per model")
+    p.add_argument("--warmup", type=_positive, default=3, help="untimed steps first (>= 1: it traces)")
+    p.add_argument("--matmul-size", type=_positive, default=None,
+                   help="n of the n x n matmul probe (default 2048 on CPU, 8192 on GPU)")
+    p.add_argument("--out", help="folder for <kind>.json and <kind>.md (default: benchmarks/)")
+    p.add_argument("--kind", help="the machine-kind name to store under (default: derived)")
+    p.add_argument("--no-page", action="store_true",
+                   help="leave book/benchmarks.md's include list as it is")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("new", help="start a chapter from the template")
     p.add_argument("path", help="e.g. notebooks/02-classic/cnn.ipynb")
