@@ -49,6 +49,7 @@ _LAZY = {
     "security", "recsys", "forecasting", "finance", "survival",
     "segmentation", "detection", "maintenance", "restoration", "routing", "speech", "tracing",
     "serving", "edge", "explain", "adversarial", "fairness", "drift", "cost",
+    "benchmark", "distributed",
 }
 
 
